@@ -1,0 +1,42 @@
+"""fcot's exceptions: one root, subclasses named for what the user must fix.
+
+    FcotError
+    ├── ConfigError      a config file, flag or option is wrong
+    ├── DataError        a data file is missing, malformed or lacks a field
+    │   └── TaskNotFound an unknown task key
+    ├── TeacherError     the teacher endpoint failed for good (after retries)
+    ├── ModelError       a model path or model type cannot be used
+    └── PlatformError    a hosted fine-tuning API rejected a file or a job failed
+
+Messages are one line: the thing, the problem, and the fix.
+"""
+
+from __future__ import annotations
+
+
+class FcotError(Exception):
+    """Root of every error fcot raises on purpose."""
+
+
+class ConfigError(FcotError):
+    """A config value, flag or option is wrong."""
+
+
+class DataError(FcotError):
+    """A data file is missing, malformed or lacks a field."""
+
+
+class TaskNotFound(DataError):
+    """An unknown task key."""
+
+
+class TeacherError(FcotError):
+    """The teacher endpoint failed permanently."""
+
+
+class ModelError(FcotError):
+    """A model path or model type cannot be used."""
+
+
+class PlatformError(FcotError):
+    """A hosted fine-tuning platform rejected a request or a job failed."""

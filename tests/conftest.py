@@ -1,0 +1,53 @@
+"""Fixtures shared by the whole suite: the reference data and a way to run the real `fcot` command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("FCOT_SHARED_DATA", REPO.parent / "shared" / "fcot-data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only reference copy of fcot-data (benchmarks, splits, raw files, teacher completions)."""
+    assert (SHARED_DATA / "dataset").is_dir(), f"reference data not found at {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep fcot's cache per test session, away from the user's ~/.cache."""
+    monkeypatch.setenv("FCOT_CACHE", str(tmp_path_factory.getbasetemp() / "fcot-cache"))
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_fcot(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> CliResult:
+    """Run the real `fcot` command in a subprocess."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fcot", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def fcot():
+    """`fcot(*args)` runs the CLI end to end and returns code, stdout, stderr."""
+    return run_fcot
