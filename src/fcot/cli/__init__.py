@@ -10,7 +10,6 @@ import importlib
 import logging
 import sys
 
-import click
 import typer
 
 from fcot.errors import FcotError
@@ -28,6 +27,21 @@ app = typer.Typer(
 VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "evaluate", "report", "run", "serve"]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from fcot import __version__
+
+        typer.echo(f"fcot {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Fine-tune-CoT: distil step-by-step reasoning from a large teacher into a small student."""
+
+
 def _register_verbs() -> None:
     for name in VERB_MODULES:
         try:
@@ -42,18 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _register_verbs()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)  # typer reports usage errors itself (exit 2)
     except FcotError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except click.exceptions.Abort:
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; finished work is saved, re-run the same command to resume", err=True)
-        sys.exit(130)
