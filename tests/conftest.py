@@ -39,7 +39,7 @@ def run_fcot(*args: str, cwd: Path | None = None, env: dict | None = None, timeo
     proc = subprocess.run(
         [sys.executable, "-m", "fcot", *map(str, args)],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "COLUMNS": "200", **(env or {})},  # wide tables: no wrapped cells
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,0 +1,120 @@
+"""Render results as a Markdown table and two plots: accuracy per method, and accuracy against cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fcot.formats import write_atomic
+from fcot.report.results import Result
+
+COLUMNS = ["task", "method", "model", "params", "n", "accuracy %", "s / answer", "$ / 1k answers", "note"]
+
+
+def fmt_params(params: int | None) -> str:
+    """125000000 -> '125M'."""
+    if not params:
+        return "—"
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if params >= size:
+            return f"{params / size:.3g}{unit}"
+    return str(params)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def table_rows(results: list[Result]) -> list[list[str]]:
+    """One row of display strings per result, teacher first within each task."""
+    ordered = sorted(results, key=lambda r: (r.task, r.role != "teacher", r.method, r.model))
+    return [
+        [
+            r.task,
+            r.method,
+            r.model,
+            fmt_params(r.params),
+            str(r.n),
+            f"{r.accuracy:.2f}",
+            _fmt(r.s_per_answer, ".3f"),
+            _fmt(r.usd_per_1k_answers, ".4f"),
+            r.note,
+        ]
+        for r in ordered
+    ]
+
+
+def markdown_table(results: list[Result]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    return "\n".join(lines) + "\n"
+
+
+def plot_accuracy(results: list[Result], path: Path) -> Path:
+    """Grouped bars: accuracy per task, one bar per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = sorted({r.task for r in results})
+    methods = sorted({r.method for r in results}, key=lambda m: (not m.startswith("teacher"), m))
+    width = 0.8 / max(len(methods), 1)
+    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(tasks) + 2), 3.6))
+    for i, method in enumerate(methods):
+        xs, ys = [], []
+        for t, task in enumerate(tasks):
+            hits = [r.accuracy for r in results if r.task == task and r.method == method]
+            if hits:
+                xs.append(t + (i - (len(methods) - 1) / 2) * width)
+                ys.append(max(hits))
+        bars = ax.bar(xs, ys, width, label=method)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    ax.set_title("Fine-tune-CoT: student vs teacher and baselines")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_cost(results: list[Result], path: Path) -> Path:
+    """Accuracy against dollars per 1,000 answers (log scale), one point per model and method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    priced = [r for r in results if r.usd_per_1k_answers]
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for r in priced:
+        marker = "s" if r.role == "teacher" else "o"
+        ax.scatter(r.usd_per_1k_answers, r.accuracy, marker=marker, s=40)
+        label = f"{r.task}: {r.method}\n{r.model} ({fmt_params(r.params)})"
+        ax.annotate(label, (r.usd_per_1k_answers, r.accuracy), fontsize=6, xytext=(4, 2), textcoords="offset points")
+    if priced:
+        ax.set_xscale("log")
+    ax.set_xlabel("$ per 1,000 answers (log)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Accuracy against the cost of answering")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def render_report(results: list[Result], out_dir: str | Path) -> dict[str, Path]:
+    """Write `summary.md`, `accuracy.png` and `cost.png` into out_dir; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = sorted({r.note for r in results if r.note})
+    text = "# fcot results\n\n" + markdown_table(results)
+    if notes:
+        text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    return {
+        "summary": write_atomic(out / "summary.md", text),
+        "accuracy": plot_accuracy(results, out / "accuracy.png"),
+        "cost": plot_cost(results, out / "cost.png"),
+    }

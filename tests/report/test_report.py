@@ -1,0 +1,67 @@
+"""The report turns results files into a table and plots, and rejects malformed results clearly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fcot.errors import DataError
+from fcot.report import Result, load_results, render_report, save_results
+
+ROWS = [
+    Result(task="multiarith", method="teacher (Zero-shot-CoT)", role="teacher", model="text-davinci-002",
+           template="zs_cot", n=180, accuracy=78.67, params=175_000_000_000, usd=1.2),
+    Result(task="multiarith", method="Fine-tune-CoT", model="smollm2-135m", template="ft_cot_token", n=180,
+           accuracy=12.5, params=135_000_000, wall_s=90.0, usd=0.002),
+    Result(task="multiarith", method="zero-shot", model="smollm2-135m", template="zs", n=180, accuracy=2.2,
+           params=135_000_000, wall_s=30.0, usd=0.001),
+]
+
+
+def test_save_merges_and_load_round_trips(tmp_path):
+    path = tmp_path / "results.json"
+    save_results(path, ROWS[:2])
+    save_results(path, [ROWS[1].model_copy(update={"accuracy": 20.0}), ROWS[2]])
+    rows = load_results(path)
+    assert len(rows) == 3
+    assert {r.method: r.accuracy for r in rows}["Fine-tune-CoT"] == 20.0
+    assert rows[1].s_per_answer == pytest.approx(0.5)
+
+
+def test_render_writes_table_and_plots(tmp_path):
+    files = render_report(ROWS, tmp_path / "report")
+    summary = files["summary"].read_text()
+    assert "| multiarith | teacher (Zero-shot-CoT) | text-davinci-002 | 175B | 180 | 78.67 |" in summary
+    assert summary.index("teacher") < summary.index("Fine-tune-CoT")
+    for name in ("accuracy", "cost"):
+        assert files[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert files[name].stat().st_size > 5000
+
+
+def test_cli_report(tmp_path, fcot):
+    save_results(tmp_path / "exp" / "results.json", ROWS)
+    result = fcot("report", tmp_path)
+    assert result.code == 0, result.stderr
+    assert "Fine-tune-CoT" in result.stdout and "78.67" in result.stdout
+    assert (tmp_path / "report" / "accuracy.png").exists()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("[{\"task\": \"x\"}]", "result field"), ("{}", "expected a JSON list"), ("nope", "not valid JSON")],
+)
+def test_bad_results_file(tmp_path, fcot, content, message):
+    (tmp_path / "results.json").write_text(content)
+    with pytest.raises(DataError, match=message):
+        load_results(tmp_path / "results.json")
+    result = fcot("report", tmp_path / "results.json")
+    assert result.code == 2
+    assert result.stderr.startswith("error:") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_folder(tmp_path, fcot):
+    result = fcot("report", tmp_path)
+    assert result.code == 2 and "no results.json" in result.stderr
+    json.dumps([r.model_dump() for r in ROWS])  # results stay JSON-serialisable
