@@ -71,9 +71,10 @@ def plot_accuracy(results: list[Result], path: Path) -> Path:
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
-    ax.set_title("Fine-tune-CoT: student vs teacher and baselines")
+    ax.set_ylim(0, 125)  # headroom for the legend
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize=7, loc="upper right", ncols=2)
+    ax.set_title("Fine-tune-CoT: student vs teacher and baselines", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -95,10 +96,13 @@ def plot_cost(results: list[Result], path: Path) -> Path:
         label = f"{r.task}: {r.method}\n{r.model} ({fmt_params(r.params)})"
         ax.annotate(label, (r.usd_per_1k_answers, r.accuracy), fontsize=6, xytext=(4, 2), textcoords="offset points")
     if priced:
+        costs = [r.usd_per_1k_answers for r in priced]
         ax.set_xscale("log")
+        ax.set_xlim(min(costs) / 3, max(costs) * 30)  # room for the labels on the right
     ax.set_xlabel("$ per 1,000 answers (log)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy against the cost of answering")
+    ax.set_ylim(0, 105)
+    ax.set_title("Accuracy against the cost of answering", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
