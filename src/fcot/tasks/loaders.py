@@ -1,0 +1,158 @@
+"""Readers of each benchmark's original file format, giving `[{"question", "answer"}]` in file order.
+
+They build question text the way Zero-shot-CoT (Kojima et al., 2022) did, which is the text the teacher saw:
+multiple-choice options are inlined as `Answer Choices: (A) ...`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from fcot.errors import DataError
+from fcot.formats import read_json, read_jsonl
+
+Rows = list[dict[str, str]]
+
+
+def _field(record: Any, key: str, path: Path, where: str) -> Any:
+    if not isinstance(record, dict) or key not in record:
+        raise DataError(f"{path}: {where} has no {key!r} field; is this the benchmark's original file?")
+    return record[key]
+
+
+def _json_lines(path: Path) -> list[dict]:
+    """JSON objects one per line; AQuA's file may hold several objects on one line, so decode greedily."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    decoder = json.JSONDecoder()
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(decoder.raw_decode(line.strip())[0])
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: not a JSON line ({exc.msg}); expected one JSON object per line") from exc
+    return rows
+
+
+def _examples(path: Path) -> list[dict]:
+    raw = read_json(path)
+    return _field(raw, "examples", path, "the top-level object")
+
+
+def _number_text(value: Any) -> str:
+    """A solution as Zero-shot-CoT wrote it: `43.0` -> `43`."""
+    text = str(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def read_gsm8k(path: Path) -> Rows:
+    """GSM8K JSONL: `question`, and `answer` ending in `#### <number>`."""
+    rows = []
+    for i, rec in enumerate(read_jsonl(path)):
+        question, answer = _field(rec, "question", path, f"line {i + 1}"), _field(rec, "answer", path, f"line {i + 1}")
+        rows.append({"question": question.strip(), "answer": answer.split("#### ")[-1]})
+    return rows
+
+
+def read_aqua(path: Path) -> Rows:
+    """AQuA-RAT JSON lines: `question`, `options` like `A)21`, `correct` letter."""
+    rows = []
+    for i, rec in enumerate(_json_lines(path)):
+        options = _field(rec, "options", path, f"line {i + 1}")
+        choices = ("(" + "(".join(options)).replace("(", " (").replace(")", ") ")
+        question = _field(rec, "question", path, f"line {i + 1}").strip()
+        rows.append({"question": f"{question} Answer Choices:{choices}", "answer": _field(rec, "correct", path, f"line {i + 1}")})
+    return rows
+
+
+def read_svamp(path: Path) -> Rows:
+    """SVAMP JSON: a list of `{Body, Question, Answer}`."""
+    rows = []
+    for i, rec in enumerate(read_json(path)):
+        body, question = _field(rec, "Body", path, f"item {i}"), _field(rec, "Question", path, f"item {i}")
+        rows.append({"question": f"{body.strip()} {question.strip()}", "answer": _number_text(_field(rec, "Answer", path, f"item {i}"))})
+    return rows
+
+
+def read_mawps(path: Path) -> Rows:
+    """MAWPS-style JSON (AddSub, SingleEq, MultiArith): a list of `{sQuestion, lSolutions}`."""
+    rows = []
+    for i, rec in enumerate(read_json(path)):
+        solutions = _field(rec, "lSolutions", path, f"item {i}")
+        rows.append({"question": _field(rec, "sQuestion", path, f"item {i}").strip(), "answer": _number_text(solutions[0])})
+    return rows
+
+
+def read_commonsense_qa(path: Path) -> Rows:
+    """CommonsenseQA JSONL: `question.stem`, `question.choices[{label, text}]`, `answerKey`."""
+    rows = []
+    for i, rec in enumerate(read_jsonl(path)):
+        question = _field(rec, "question", path, f"line {i + 1}")
+        choices = "".join(f" ({c['label']}) {c['text']}" for c in _field(question, "choices", path, f"line {i + 1}"))
+        stem = _field(question, "stem", path, f"line {i + 1}").strip()
+        rows.append({"question": f"{stem} Answer Choices:{choices}", "answer": _field(rec, "answerKey", path, f"line {i + 1}")})
+    return rows
+
+
+def _bigbench_choices(path: Path, intro: str, letters: str) -> Rows:
+    """BIG-bench task.json with `target_scores`; choices lettered in file order."""
+    rows = []
+    for i, rec in enumerate(_examples(path)):
+        scores = _field(rec, "target_scores", path, f"example {i}")
+        choices, answer = intro, None
+        for letter, (text, score) in zip(letters, scores.items()):
+            choices += f" ({letter}) {text}"
+            if score == 1:
+                answer = letter
+        if answer is None:
+            raise DataError(f"{path}: example {i} has no target with score 1; is this the original task.json?")
+        rows.append({"question": f"{_field(rec, 'input', path, f'example {i}').strip()} {choices}", "answer": answer})
+    return rows
+
+
+def read_bigbench_date(path: Path) -> Rows:
+    """BIG-bench date_understanding task.json, choices in file order.
+
+    Zero-shot-CoT shuffled each question's choices without a fixed seed, so the shipped Dataset keeps the
+    order the teacher saw; this reader gives the same questions and answers with the file's order.
+    """
+    return _bigbench_choices(path, "Answer Choices:", "ABCDEF")
+
+
+def read_bigbench_tracking(path: Path) -> Rows:
+    """BIG-bench tracking_shuffled_objects (three objects) task.json."""
+    return _bigbench_choices(path, "\nWhich choice is true ? Answer Choices:", "ABC")
+
+
+def read_bigbench_yes_no(path: Path) -> Rows:
+    """BIG-bench StrategyQA task.json: `input` and `target_scores: {"Yes": 0|1, "No": ...}`."""
+    rows = []
+    for i, rec in enumerate(_examples(path)):
+        scores = _field(rec, "target_scores", path, f"example {i}")
+        yes = _field(scores, "Yes", path, f"example {i} target_scores")
+        rows.append({"question": _field(rec, "input", path, f"example {i}").strip(), "answer": "yes" if int(yes) == 1 else "no"})
+    return rows
+
+
+def read_examples(path: Path) -> Rows:
+    """Zero-shot-CoT's own sets (coin_flip, last_letters): `{"examples": [{question, answer}]}`."""
+    return [
+        {"question": _field(rec, "question", path, f"example {i}"), "answer": _field(rec, "answer", path, f"example {i}")}
+        for i, rec in enumerate(_examples(path))
+    ]
+
+
+READERS: dict[str, Callable[[Path], Rows]] = {
+    "gsm8k": read_gsm8k,
+    "aqua": read_aqua,
+    "svamp": read_svamp,
+    "mawps": read_mawps,
+    "commonsense_qa": read_commonsense_qa,
+    "bigbench_date": read_bigbench_date,
+    "bigbench_tracking": read_bigbench_tracking,
+    "bigbench_yes_no": read_bigbench_yes_no,
+    "examples": read_examples,
+}

@@ -1,0 +1,90 @@
+"""The paper's prediction templates, including byte-exact teacher prompts for zs_cot."""
+
+from __future__ import annotations
+
+import pytest
+
+from fcot.errors import ConfigError, DataError
+from fcot.formats import CompletionDataset
+from fcot.tasks import get_task
+from fcot.templates import TEMPLATES, answer_prefix, format_input, format_label
+
+SAMPLE = {"sample_index": 7, "question": " What is 2 + 3? ", "answer": " 5 ", "reasoning_completion": " 2 + 3 = 5. "}
+
+
+def test_zs_cot_reproduces_every_recorded_teacher_prompt(shared_data):
+    for path in sorted((shared_data / "completion_data").glob("*/D_*.json")):
+        cd = CompletionDataset.load(path)
+        task = get_task(cd.dataset_key)
+        for c in cd.select():
+            assert format_input("zs_cot", c, task=task, step=1) == c["reasoning_prompt"], path.name
+            assert format_input("zs_cot", c, task=task, step=2) == c["prompt"], path.name
+
+
+def test_zs_cot_step2_builds_reasoning_prompt_and_uses_trigger():
+    text = format_input("zs_cot", SAMPLE, task="gsm8k", step=2)
+    assert text == ("Q:  What is 2 + 3? \nA: Let's think step by step. 2 + 3 = 5.  \n"
+                    "Therefore, the answer (arabic numerals) is")
+    assert format_input("zs_cot", SAMPLE, step=2).endswith("\nTherefore, the answer is")
+
+
+@pytest.mark.parametrize(
+    "template, model_type, expected_input, expected_label",
+    [
+        ("ft_token", "decoder", "What is 2 + 3? ###", " 5"),
+        ("ft_token", "encoder_decoder", "What is 2 + 3?", "5"),
+        ("ft_cot_token", "decoder", "What is 2 + 3? ###", " 2 + 3 = 5. --> 5"),
+        ("ft_cot_token", "encoder_decoder", "What is 2 + 3?", "2 + 3 = 5. --> 5"),
+        ("ft_cot_natural", "decoder", "Q: What is 2 + 3?\n\nA: Let's think step by step.\n\n",
+         " 2 + 3 = 5.\n\nTherefore the answer is 5"),
+    ],
+)
+def test_fine_tuning_templates(template, model_type, expected_input, expected_label):
+    assert format_input(template, SAMPLE, model_type) == expected_input
+    assert format_label(template, SAMPLE, model_type) == expected_label
+    assert format_label(template, SAMPLE, model_type, stop_phrase="END") == expected_label + " END"
+
+
+def test_rationale_field_is_accepted_for_dataset_samples():
+    sample = {"sample_index": 1, "question": "Q", "answer": "A", "rationale": "because"}
+    assert format_label("ft_cot_token", sample) == " because --> A"
+
+
+def test_zero_shot_inputs():
+    assert format_input("zs", SAMPLE) == "Q: What is 2 + 3?\n\nA:"
+    assert format_input("zs", SAMPLE, "encoder_decoder") == "question: What is 2 + 3?"
+
+
+def test_fs_cot_prepends_task_exemplars(shared_data):
+    text = format_input("fs_cot", SAMPLE, task="gsm8k", data_dir=shared_data)
+    assert text.startswith("Q: There are 15 trees in the grove.")
+    assert text.endswith("The answer is 8.\nQ: What is 2 + 3?\nA:")
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: format_input("zs_cot", SAMPLE, "encoder_decoder"), "does not support model type"),
+        (lambda: format_input("ft_cot_natural", SAMPLE, "encoder_decoder"), "does not support model type"),
+        (lambda: format_input("zs_cot", SAMPLE, step=3), "steps 1 and 2"),
+        (lambda: format_input("fs_cot", SAMPLE), "needs a task"),
+        (lambda: format_input("cot", SAMPLE), "unknown prediction template 'cot'"),
+        (lambda: format_input("zs", SAMPLE, "encoder"), "unknown model type 'encoder'"),
+        (lambda: format_label("zs_cot", SAMPLE), "has no label"),
+    ],
+)
+def test_unsupported_combinations_raise_config_error(call, match):
+    with pytest.raises(ConfigError, match=match):
+        call()
+
+
+def test_missing_fields_raise_data_error():
+    with pytest.raises(DataError, match="sample 3: no 'reasoning_completion' or 'rationale'"):
+        format_label("ft_cot_token", {"sample_index": 3, "question": "Q", "answer": "A"})
+    with pytest.raises(DataError, match="no 'question'"):
+        format_input("ft_token", {"sample_index": 3, "answer": "A"})
+
+
+def test_answer_prefixes_cover_every_template():
+    assert {t: answer_prefix(t) for t in TEMPLATES}["ft_cot_token"] == "-->"
+    assert answer_prefix("fs_cot") == "The answer is"
