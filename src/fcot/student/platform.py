@@ -1,0 +1,170 @@
+"""Fine-tune-CoT students trained through a hosted fine-tuning API (OpenAI or any compatible platform).
+
+The paper's `oai` workflow on today's API: curated samples become `finetune_data/P_openai/F_<key>.jsonl`,
+`train_on_platform` uploads them and runs a fine-tuning job recorded in `model_metadata/F_<key>.json`, and
+`evaluate_platform_model` scores the fine-tuned model through the teacher's inference path.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from fcot.errors import PlatformError
+from fcot.formats import finetune_data_path, model_metadata_path
+from fcot.student.platform_data import (
+    VALIDATION_SUFFIX,
+    FinetuneFiles,
+    content_hash,
+    convert_rows,
+    format_for_model,
+    jsonl_bytes,
+    read_finetune_file,
+    write_finetune_files,
+)
+from fcot.student.platform_jobs import (
+    FileRecord,
+    JobUpdate,
+    ModelMetadata,
+    api_call,
+    cancel_job,
+    find_job,
+    follow_job,
+    job_arguments,
+    job_tags,
+    load_model_metadata,
+    load_training_prices,
+    make_client,
+    record_job,
+    upload_file,
+)
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = ("openai",)
+DEFAULT_POLL_INTERVAL = 10.0  # seconds between job polls; jobs take minutes to hours
+
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "PLATFORMS",
+    "FinetuneFiles",
+    "JobUpdate",
+    "ModelMetadata",
+    "cancel_job",
+    "check_platform",
+    "load_model_metadata",
+    "load_training_prices",
+    "make_client",
+    "read_finetune_file",
+    "train_on_platform",
+    "write_finetune_files",
+]
+
+
+def check_platform(platform: str) -> None:
+    """Raise PlatformError unless the platform is supported."""
+    if platform not in PLATFORMS:
+        raise PlatformError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)} "
+                            "(any OpenAI-compatible fine-tuning API works through --base-url)")
+
+
+def _prepared(path: Path, base_model: str) -> tuple[bytes, int, str]:
+    """Upload bytes, example count and format of a training file, converted to what the base model needs."""
+    rows, data_format = read_finetune_file(path)
+    wanted = format_for_model(base_model)
+    if data_format != wanted:
+        log.info("%s is in %s format; converting it to %s for %s", path, data_format, wanted, base_model)
+        rows = convert_rows(rows, wanted)
+    return jsonl_bytes(rows), len(rows), wanted
+
+
+def _upload(client: Any, path: Path, base_model: str, previous: FileRecord | None) -> tuple[FileRecord, str]:
+    content, examples, data_format = _prepared(path, base_model)
+    sha = content_hash(content)
+    known = previous.id if previous is not None and previous.sha256 == sha else None
+    file_id = upload_file(client, content, path.name, sha, known_id=known)
+    return FileRecord(path=str(path), sha256=sha, examples=examples, id=file_id), data_format
+
+
+def _check_reattach(meta: ModelMetadata, base_model: str, sha: str, where: Path) -> None:
+    if meta.base_model != base_model or (meta.training_file and meta.training_file.sha256 not in (None, sha)):
+        raise PlatformError(f"{where}: records job {meta.job_id} for base model {meta.base_model} with other "
+                            "training data; use another --finetune-key, or delete the file to start over")
+
+
+def train_on_platform(
+    root: str | Path,
+    finetune_key: str,
+    base_model: str,
+    client: Any,
+    hyperparameters: dict[str, Any] | None = None,
+    suffix: str | None = None,
+    seed: int | None = None,
+    prices: dict[str, float] | None = None,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    wait: bool = True,
+    on_update: Callable[[JobUpdate], None] | None = None,
+    training_file: str | Path | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ModelMetadata:
+    """Upload the training data, create (or re-attach to) the fine-tuning job, follow it, and record the result."""
+    root = Path(root)
+    prices = prices if prices is not None else load_training_prices()
+    train_path = Path(training_file) if training_file else finetune_data_path(root, "openai", finetune_key)
+    validation_path = train_path.with_name(train_path.name.removesuffix(".jsonl") + VALIDATION_SUFFIX)
+    where = model_metadata_path(root, finetune_key)
+    content, _, _ = _prepared(train_path, base_model)
+    sha = content_hash(content)
+
+    meta = load_model_metadata(root, finetune_key)
+    if meta is not None and meta.job_id and meta.status not in ("failed", "cancelled"):
+        _check_reattach(meta, base_model, sha, where)
+        log.info("re-attaching to fine-tuning job %s recorded in %s", meta.job_id, where)
+        job_id = meta.job_id
+    else:
+        previous = meta
+        meta = ModelMetadata(finetune_key=finetune_key, base_url=str(client.base_url), base_model=base_model)
+        meta.training_file, meta.data_format = _upload(client, train_path, base_model,
+                                                       previous.training_file if previous else None)
+        if validation_path.exists():
+            meta.validation_file, _ = _upload(client, validation_path, base_model,
+                                              previous.validation_file if previous else None)
+        meta.save(root)
+        job = find_job(client, finetune_key, sha, base_model)
+        if job is not None:
+            log.info("found fine-tuning job %s made for these files; re-attaching", job.id)
+        else:
+            args = job_arguments(hyperparameters or {}, suffix, seed)
+            if meta.validation_file is not None:
+                args["validation_file"] = meta.validation_file.id
+            with api_call("creating the fine-tuning job",
+                          f"check --base-model {base_model!r} is a model the platform can fine-tune"):
+                job = client.fine_tuning.jobs.create(model=base_model, training_file=meta.training_file.id,
+                                                     metadata=job_tags(finetune_key, sha), **args)
+            log.info("created fine-tuning job %s", job.id)
+        job_id = job.id
+        record_job(meta, job.model_dump(), prices)
+        meta.save(root)
+    if not wait:
+        return meta
+
+    def update(seen: JobUpdate) -> None:
+        changed = seen.job.get("status") != meta.status
+        record_job(meta, seen.job, prices)
+        if changed:
+            meta.save(root)
+        if on_update is not None:
+            on_update(seen)
+
+    final = follow_job(client, job_id, update, poll_interval=poll_interval, sleep=sleep)
+    record_job(meta, final.model_dump(), prices)
+    meta.save(root)
+    if meta.status == "failed":
+        error = meta.error or {}
+        raise PlatformError(f"fine-tuning job {job_id} failed ({error.get('code') or 'no code'}: "
+                            f"{error.get('message') or 'no message'}); {where} records it; fix the cause and re-run")
+    if meta.status == "cancelled":
+        raise PlatformError(f"fine-tuning job {job_id} was cancelled; re-run fcot train to start a new job")
+    return meta
