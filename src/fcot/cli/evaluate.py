@@ -1,0 +1,86 @@
+"""`fcot evaluate`: accuracy of completion files with the paper's evaluator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from fcot.cli import app
+from fcot.cli.common import DataDirOption, console
+from fcot.errors import DataError
+
+SPLIT_PARTS = ("all", "train", "test")
+
+
+def completion_files(paths: list[Path]) -> list[Path]:
+    """The given files, plus every `D_*.json` under the given folders."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob("D_*.json"))
+            if not found:
+                raise DataError(f"{path}: no D_*.json completion files in this folder; pass a completion file or its folder")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder; pass completion files (D_<task>.json) or folders of them")
+    return files
+
+
+def evaluate_file(path: Path, split: str, split_name: str, data_dir: Path | None, strict: bool) -> dict:
+    """Evaluate one completion file; a summary dict with the file name."""
+    from fcot.evaluate import evaluate_completions
+    from fcot.formats import CompletionDataset
+    from fcot.tasks import get_task
+
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file; expected a CompletionDataset JSON with metadata and data")
+    cd = CompletionDataset.load(path)
+    indices = None
+    if split != "all":
+        indices = get_task(cd.dataset_key).load_split(split_name, data_dir)[split]
+    evaluation = evaluate_completions(cd, sample_indices=indices, strict=strict)
+    return {"file": str(path), **evaluation.to_json(records=False)}
+
+
+@app.command()
+def evaluate(
+    paths: list[Path] = typer.Argument(..., help="Completion files (D_<task>.json) or folders searched for them."),
+    split: str = typer.Option("all", "--split", help="Score only this part of the task's split: all, train or test."),
+    split_name: str = typer.Option("default", "--split-name", help="Which split file: default, or template (multiarith, date_understanding)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (file, dataset_key, n, accuracy, ...) instead of a table."),
+    strict: bool = typer.Option(False, "--strict", help="Stricter than the paper: choice letters as (C) or standing alone, answer prefix required, numbers compared by value."),
+    task: Optional[str] = typer.Option(None, "--task", help="A custom task file (.jsonl/.csv) whose completions these are."),
+    answer_type: Optional[str] = typer.Option(None, "--answer-type", help="Answer type of --task: number, choice, yes_no or text."),
+    question_field: str = typer.Option("question", "--question-field", help="Question column of --task."),
+    answer_field: str = typer.Option("answer", "--answer-field", help="Answer column of --task."),
+    data_dir: Optional[Path] = DataDirOption,
+) -> None:
+    """Score completion files with the paper's evaluator: per-file accuracy (fraction correct in --json, % in the table)."""
+    from fcot.errors import ConfigError
+    from fcot.tasks import resolve_task
+
+    if split not in SPLIT_PARTS:
+        raise ConfigError(f"--split {split!r}: unknown split part; use one of {', '.join(SPLIT_PARTS)}")
+    if task is not None:
+        resolve_task(task, answer_type, question_field, answer_field)  # registers a custom task under its key
+    elif answer_type is not None:
+        raise ConfigError("--answer-type needs --task <file.jsonl|file.csv>; drop it for built-in tasks")
+    results = [evaluate_file(path, split, split_name, data_dir, strict) for path in completion_files(paths)]
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    table = Table(title=f"Accuracy ({'strict' if strict else 'paper'} evaluator, split: {split})")
+    for name in ("file", "task", "template", "n", "acc %", "contains %", "format %"):
+        table.add_column(name, justify="right" if "%" in name or name == "n" else "left",
+                         no_wrap=name == "task", overflow="fold")
+    for r in results:
+        path = Path(r["file"])
+        table.add_row(f"{path.parent.name}/{path.name}", r["dataset_key"], r["template"], str(r["n"]),
+                      f"{100 * r['accuracy']:.2f}", f"{100 * r['contains_answer']:.2f}", f"{100 * r['correct_format']:.2f}")
+    console.print(table)

@@ -1,0 +1,42 @@
+"""Every shared Dataset and CompletionDataset file survives load + save JSON-equal."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from fcot.formats import CompletionDataset, Dataset, load_split
+
+# Parametrization needs the paths at collection time; same location as the `shared_data` fixture.
+SHARED_DATA = Path(os.environ.get("FCOT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "fcot-data"))
+
+DATASETS = sorted((SHARED_DATA / "dataset").glob("*.json"))
+COMPLETIONS = sorted((SHARED_DATA / "completion_data").glob("*/D_*.json"))
+
+
+def test_reference_files_are_all_there():
+    assert len(DATASETS) == 12 and len(COMPLETIONS) == 10
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.stem)
+def test_dataset_round_trip(path, tmp_path):
+    out = Dataset.load(path).save(tmp_path / path.name)
+    assert json.loads(out.read_text()) == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("path", COMPLETIONS, ids=lambda p: p.stem)
+def test_completion_dataset_round_trip(path, tmp_path):
+    cd = CompletionDataset.load(path)
+    out = cd.save(tmp_path / path.name)
+    assert json.loads(out.read_text()) == json.loads(path.read_text())
+    assert cd.total_completions == len(cd) == len(Dataset.load(SHARED_DATA / "dataset" / f"{cd.dataset_key}.json"))
+
+
+def test_split_files_cover_their_datasets(shared_data):
+    for path in sorted((shared_data / "split").glob("*.json")):
+        split = load_split(path)
+        dataset = Dataset.load(shared_data / "dataset" / f"{path.stem.split('__')[0]}.json")
+        assert sorted(split["train"] + split["test"]) == sorted(dataset.indices), path.name
