@@ -1,0 +1,92 @@
+"""`fcot teach`: the teacher writes Zero-shot-CoT rationales and answers for a task's questions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fcot.cli import app
+from fcot.cli.common import DataDirOption, Optional, OutDirOption, console, err_console
+
+
+@app.command()
+def teach(
+    task: str = typer.Option(..., "--task", "-t", help="Task key, e.g. multiarith (see `fcot tasks`)."),
+    teacher: str = typer.Option(..., "--teacher", help="backend:model, e.g. openai:gpt-4o-mini, "
+                                "local:path/to/model, recorded:text-davinci-002."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. "
+                                           "http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the key."),
+    prompt: str = typer.Option("zs_cot", "--prompt", help="zs_cot (two-step Zero-shot-CoT) or fs_cot (few-shot CoT)."),
+    samples: int = typer.Option(1, "--samples", "-D", help="Rationales per question (diverse reasoning: 1..64)."),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0.7 for diverse reasoning)."),
+    max_tokens: int = typer.Option(128, "--max-tokens", help="Rationale length limit in tokens."),
+    answer_max_tokens: int = typer.Option(32, "--answer-max-tokens", help="Step-2 answer length limit in tokens."),
+    split: str = typer.Option("train", "--split", help="train, test or all questions of the default split."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    chat: bool = typer.Option(False, "--chat", help="Chat-only endpoint: send the text as one user message."),
+    concurrency: int = typer.Option(16, "--concurrency", "-j", help="Requests in flight at once."),
+    rpm: Optional[float] = typer.Option(None, "--rpm", help="Requests-per-minute limit."),
+    tpm: Optional[float] = typer.Option(None, "--tpm", help="Tokens-per-minute limit."),
+    max_retries: int = typer.Option(6, "--max-retries", help="Retries per request on 429/5xx/timeouts."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds per request."),
+    backoff: float = typer.Option(1.0, "--backoff", help="First retry waits up to this many seconds (doubling)."),
+    batch: bool = typer.Option(False, "--batch", help="Use the Batch API (/v1/files + /v1/batches, half price)."),
+    batch_poll: float = typer.Option(30.0, "--batch-poll", help="Seconds between batch status checks."),
+    prices: Optional[Path] = typer.Option(None, "--prices", help='JSON {"model": [input, output]} $ per 1M tokens.'),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite completion cache (default: in fcot's cache)."),
+    save_every: float = typer.Option(10.0, "--save-every", help="Seconds between partial writes of the output."),
+    out: Path = OutDirOption,
+    data_dir: Optional[Path] = DataDirOption,
+) -> None:
+    """Write teacher completions to completion_data/B_<model>__C_<key>/D_<task>.json (resumable)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fcot.errors import TeacherError
+    from fcot.tasks import get_task
+    from fcot.teacher import EndpointFailed, Stats, TeachConfig
+    from fcot.teacher import teach as run_teach
+    from fcot.teacher.teach import output_path
+
+    config = TeachConfig(
+        task=task, teacher=teacher, base_url=base_url, api_key_env=api_key_env, prompt=prompt, samples=samples,
+        temperature=temperature, max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, split=split,
+        limit=limit, chat=chat, concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
+        max_retries=max_retries, timeout=timeout, backoff=backoff, batch=batch, batch_poll=batch_poll,
+        prices=prices, cache=cache, save_every=save_every, out=out, data_dir=data_dir,
+    )
+    config.validate()
+    get_task(task)  # an unknown task fails here, before any progress output
+    stats = Stats()
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[info]}")]
+    try:
+        with Progress(*columns, console=err_console, transient=True) as progress:
+            bar = progress.add_task(f"teach {task}", total=None, info="")
+
+            def update(s: Stats) -> None:
+                spent = s.usage
+                info = (f"cached {s.cache_hits}  retries {s.retries}  failed {s.failed}  "
+                        f"tokens {spent.prompt_tokens + spent.completion_tokens}  ${spent.dollars:.4f}")
+                progress.update(bar, total=s.total, completed=s.done + s.failed, info=info)
+
+            result = run_teach(config, on_progress=update, stats=stats)
+    except EndpointFailed:
+        raise
+    except TeacherError:
+        _summary(stats)  # some samples failed for good: say what the rest cost, then the one-line error
+        raise
+    _summary(stats)
+    path = output_path(config, result.base_model, result.dataset_key)
+    console.print(f"wrote {result.total_completions} completions of {len(result)} questions to {path}",
+                  highlight=False, soft_wrap=True)
+
+
+def _summary(stats) -> None:
+    """Print tokens and dollars spent in this run and replayed from the cache."""
+    spent, replayed = stats.usage, stats.replayed
+    err_console.print(
+        f"requests {spent.requests} (+{stats.cache_hits} cached), retries {stats.retries}, "
+        f"tokens {spent.prompt_tokens} in / {spent.completion_tokens} out, estimated ${spent.dollars:.4f} "
+        f"(cached answers had cost ${replayed.dollars:.4f})", highlight=False, soft_wrap=True)

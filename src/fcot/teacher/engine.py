@@ -1,0 +1,126 @@
+"""The backend interface, and `Completer`: cache + usage accounting in front of any backend.
+
+A backend turns (prompt, sampling, completion indices) into one `Choice` per index. `Completer` answers
+from the SQLite cache where it can, asks the backend for the rest, and commits each answer at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, Sequence
+
+from fcot.errors import TeacherError
+from fcot.teacher.cache import Choice, CompletionCache, request_key
+from fcot.teacher.pricing import Price, Usage
+
+log = logging.getLogger(__name__)
+
+
+class RequestFailed(TeacherError):
+    """One request failed for good (after retries); other requests may still succeed."""
+
+
+class EndpointFailed(TeacherError):
+    """The endpoint cannot serve any request (unreachable, key rejected, unknown model): stop the run."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Generation parameters of one request (part of the cache key)."""
+
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] | None = None
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "stop": list(self.stop) if self.stop else None}
+
+
+@dataclass
+class Stats:
+    """Live counters for progress display and the final summary."""
+
+    total: int = 0  # samples to complete
+    done: int = 0
+    failed: int = 0
+    cache_hits: int = 0  # completions answered from the cache
+    retries: int = 0
+    usage: Usage = field(default_factory=Usage)  # spent in this run
+    replayed: Usage = field(default_factory=Usage)  # cost of cached answers, when they were first received
+
+
+class Backend(Protocol):
+    """Something that completes prompts: an OpenAI-compatible endpoint, a local model, a recording."""
+
+    identity: dict  # what makes its answers differ (backend, model, base_url, chat); part of the cache key
+    model_name: str  # the name used in output paths (`B_<model_name>`)
+    cacheable: bool  # False for backends whose answers are already on disk
+
+    async def generate(
+        self, prompt: str, sampling: Sampling, indices: Sequence[int], sample_index: int | None = None
+    ) -> list[Choice]:
+        """One choice per completion index (`sample_index` only tells a recording which question asks)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections or models."""
+        ...
+
+
+class Completer:
+    """Answers (prompt, sampling, indices) from the cache first, then from the backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        cache: CompletionCache | None = None,
+        price: Price | None = None,
+        stats: Stats | None = None,
+        offline: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.cache = cache if backend.cacheable else None
+        self.price = price or Price(None, None)
+        self.stats = stats or Stats()
+        self.offline = offline  # answer only from the cache (after a Batch API run)
+
+    def key(self, prompt: str, sampling: Sampling, index: int) -> str:
+        """The cache key of one completion."""
+        return request_key(self.backend.identity, prompt, sampling.to_json(), index)
+
+    def cached(self, prompt: str, sampling: Sampling, index: int) -> Choice | None:
+        """The cached completion, if any."""
+        return None if self.cache is None else self.cache.get(self.key(prompt, sampling, index))
+
+    def store(self, prompt: str, sampling: Sampling, index: int, choice: Choice) -> None:
+        """Commit one received completion and count what it cost."""
+        if self.cache is not None:
+            self.cache.put(self.key(prompt, sampling, index), prompt, index, choice)
+        self.stats.usage.prompt_tokens += choice.prompt_tokens
+        self.stats.usage.completion_tokens += choice.completion_tokens
+        self.stats.usage.dollars += self.price.cost(choice.prompt_tokens, choice.completion_tokens)
+
+    async def complete(
+        self, prompt: str, sampling: Sampling, indices: Sequence[int] = (0,), sample_index: int | None = None
+    ) -> list[Choice]:
+        """One choice per completion index, sending only what the cache lacks."""
+        got: dict[int, Choice] = {}
+        for i in indices:
+            hit = self.cached(prompt, sampling, i)
+            if hit is not None:
+                got[i] = hit
+                self.stats.cache_hits += 1
+                self.stats.replayed.add(hit.prompt_tokens, hit.completion_tokens,
+                                        self.price.cost(hit.prompt_tokens, hit.completion_tokens))
+        missing = [i for i in indices if i not in got]
+        if missing:
+            if self.offline:
+                raise RequestFailed("no answer in the batch results; re-run the same command to retry it")
+            choices = await self.backend.generate(prompt, sampling, missing, sample_index)
+            self.stats.usage.requests += 1
+            for i, choice in zip(missing, choices):
+                self.store(prompt, sampling, i, choice)
+                got[i] = choice
+        return [got[i] for i in indices]

@@ -1,0 +1,269 @@
+"""`teach`: run the teacher over a task's questions and write the paper's `CompletionDataset`.
+
+Zero-shot-CoT in two steps (Kojima et al., 2022): step 1 `Q: {question}\\nA: Let's think step by step.`
+yields a rationale; step 2 appends the rationale, " \\n" and the task's answer trigger, and yields the
+answer. With `samples` = D > 1 each question gets D rationales at `temperature` (diverse reasoning).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from fcot.errors import ConfigError, TeacherError
+from fcot.formats import CompletionDataset, completion_path
+from fcot.resources import cache_dir
+from fcot.teacher.backends import make_backend, parse_teacher
+from fcot.teacher.batch import BatchRequest, run_batch
+from fcot.teacher.cache import CompletionCache
+from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats
+from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
+from fcot.teacher.pricing import load_prices, price_for
+
+log = logging.getLogger(__name__)
+
+PROMPTS = ("zs_cot", "fs_cot")
+SPLITS = ("train", "test", "all")
+
+
+@dataclass
+class TeachConfig:
+    """Everything `fcot teach` needs; the defaults follow the paper."""
+
+    task: str
+    teacher: str  # backend:model, e.g. openai:gpt-4o-mini, local:runs/x, recorded:text-davinci-002
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt: str = "zs_cot"  # zs_cot (two steps) or fs_cot (the task's few-shot exemplars, one step)
+    samples: int = 1  # D rationales per question (diverse reasoning)
+    temperature: float = 0.0  # the paper: 0 for one greedy sample, 0.7 for diverse reasoning
+    top_p: float = 1.0
+    max_tokens: int = 128  # rationale length limit (the paper's 128)
+    answer_max_tokens: int = 32  # step-2 answer length limit
+    split: str = "train"  # train, test or all samples of the task's default split
+    limit: int | None = None  # only the first N questions (cheap trial runs)
+    chat: bool = False  # send the text as one user message to /chat/completions
+    concurrency: int = 16
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_retries: int = 6
+    timeout: float = 60.0
+    backoff: float = 1.0
+    batch: bool = False  # OpenAI Batch API (half price, hours of latency)
+    batch_poll: float = 30.0  # seconds between batch status checks
+    prices: Path | None = None  # JSON {"model": [input, output]} dollars per 1M tokens
+    cache: Path | None = None  # SQLite cache (default: <fcot cache>/teacher-cache.sqlite3)
+    save_every: float = 10.0  # seconds between partial writes of the output file
+    out: Path = Path("fcot-out")
+    data_dir: Path | None = None
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad option."""
+        backend, _ = parse_teacher(self.teacher)
+        if self.prompt not in PROMPTS:
+            raise ConfigError(f"--prompt {self.prompt!r}: use one of {', '.join(PROMPTS)}")
+        if self.split not in SPLITS:
+            raise ConfigError(f"--split {self.split!r}: use one of {', '.join(SPLITS)}")
+        if not 1 <= self.samples <= 64:
+            raise ConfigError(f"--samples {self.samples}: use 1 to 64 rationales per question")
+        if self.samples > 1 and self.temperature <= 0:
+            raise ConfigError(f"--samples {self.samples} with --temperature 0 gives identical rationales; "
+                              "use --temperature 0.7 for diverse reasoning")
+        if self.batch and backend != "openai":
+            raise ConfigError(f"--batch works with openai: teachers only, not {backend}:")
+        if self.base_url and backend != "openai":
+            raise ConfigError(f"--base-url is for openai: teachers only, not {backend}:")
+        if self.concurrency < 1 or self.max_tokens < 1 or self.answer_max_tokens < 1:
+            raise ConfigError("--concurrency, --max-tokens and --answer-max-tokens must be at least 1")
+
+    @property
+    def completion_key(self) -> str:
+        """`zs_cot` for one greedy sample, else e.g. `zs_cot_t70_d8`."""
+        if self.samples == 1 and self.temperature == 0:
+            return self.prompt
+        return f"{self.prompt}_t{round(self.temperature * 100)}_d{self.samples}"
+
+
+def _row(sample: dict, index: int, prompt: str, answer, reasoning_prompt=None, rationale=None) -> dict:
+    return {
+        "sample_index": sample["sample_index"], "completion_index": index, "question": sample["question"],
+        "answer": sample["answer"], "prompt": prompt, "completion": answer.text, "finish_reason": answer.finish_reason,
+        "reasoning_prompt": reasoning_prompt, "reasoning_completion": rationale.text if rationale else None,
+        "reasoning_finish_reason": rationale.finish_reason if rationale else None,
+    }
+
+
+class _Run:
+    """One teach run: prompts, requests, and the output file."""
+
+    def __init__(self, config: TeachConfig, completer: Completer, task, samples: list[dict], path: Path,
+                 on_progress: Callable[[Stats], None] | None) -> None:
+        self.config, self.completer, self.task, self.samples, self.path = config, completer, task, samples, path
+        self.on_progress = on_progress or (lambda stats: None)
+        self.rows: dict[int, list[dict]] = {}
+        self.failed: dict[int, str] = {}
+        self.step1 = Sampling(config.max_tokens, config.temperature, config.top_p)
+        self.step2 = Sampling(config.answer_max_tokens, 0.0, 1.0)  # answer extraction is greedy
+
+    def prompt(self, sample: dict, rationale: str | None = None, reasoning_prompt: str | None = None) -> str:
+        from fcot.templates import format_input
+
+        if self.config.prompt == "fs_cot":
+            return format_input("fs_cot", sample, task=self.task, data_dir=self.config.data_dir)
+        if rationale is None:
+            return format_input("zs_cot", sample, step=1)
+        step2 = {**sample, "reasoning_prompt": reasoning_prompt, "reasoning_completion": rationale}
+        return format_input("zs_cot", step2, task=self.task, step=2)
+
+    async def sample(self, sample: dict) -> None:
+        """Complete one question (all D samples and both steps), or record why it failed."""
+        indices = list(range(self.config.samples))
+        try:
+            first = self.prompt(sample)
+            outs = await self.completer.complete(first, self.step1, indices, sample["sample_index"])
+            if self.config.prompt == "fs_cot":
+                rows = [_row(sample, i, first, out) for i, out in zip(indices, outs)]
+            else:
+                async def answer(i: int, rationale) -> dict:
+                    second = self.prompt(sample, rationale.text, first)
+                    (out,) = await self.completer.complete(second, self.step2, [i], sample["sample_index"])
+                    return _row(sample, i, second, out, first, rationale)
+
+                rows = list(await asyncio.gather(*(answer(i, r) for i, r in zip(indices, outs))))
+        except RequestFailed as exc:
+            self.failed[sample["sample_index"]] = str(exc)
+            self.completer.stats.failed += 1
+        else:
+            self.rows[sample["sample_index"]] = rows
+            self.completer.stats.done += 1
+        self.on_progress(self.completer.stats)
+
+    async def batch_phase(self) -> None:
+        """Send both steps through the Batch API first; the sample loop then reads the cache only."""
+        poll, rounds = self.config.batch_poll, self.config.max_retries + 1
+        indices = tuple(range(self.config.samples))
+        firsts = {s["sample_index"]: self.prompt(s) for s in self.samples}
+        await run_batch(self.completer, [BatchRequest(p, self.step1, indices) for p in firsts.values()], poll, rounds)
+        seconds = []
+        if self.config.prompt == "zs_cot":
+            for s in self.samples:
+                for i in indices:
+                    rationale = self.completer.cached(firsts[s["sample_index"]], self.step1, i)
+                    if rationale is not None:
+                        second = self.prompt(s, rationale.text, firsts[s["sample_index"]])
+                        seconds.append(BatchRequest(second, self.step2, (i,)))
+            await run_batch(self.completer, seconds, poll, rounds)
+        self.completer.offline = True
+
+    def dataset(self, complete: bool) -> CompletionDataset:
+        """The CompletionDataset so far, in the task's sample order, with run metadata."""
+        c, stats = self.config, self.completer.stats
+        total = stats.usage.to_json()
+        for name in ("requests", "prompt_tokens", "completion_tokens", "dollars"):
+            total[name] = round(total[name] + getattr(stats.replayed, name), 6)
+        metadata = {
+            "dataset_key": self.task.key, "base_model": self.completer.backend.model_name, "finetune_key": None,
+            "train_key": None, "prediction_template": c.prompt, "completion_key": c.completion_key,
+            "teacher": c.teacher, "base_url": c.base_url, "chat": c.chat, "temperature": c.temperature,
+            "top_p": c.top_p, "samples": c.samples, "max_tokens": c.max_tokens,
+            "answer_max_tokens": c.answer_max_tokens, "split": c.split, "batch": c.batch,
+            "usage": total, "estimated_cost_usd": total["dollars"],
+            "price_usd_per_1m_tokens": [self.completer.price.input, self.completer.price.output],
+            "complete": complete and not self.failed, "failed_samples": sorted(self.failed),
+        }
+        data = {s["sample_index"]: self.rows[s["sample_index"]] for s in self.samples if s["sample_index"] in self.rows}
+        return CompletionDataset(metadata=metadata, data=data)
+
+    async def run(self) -> CompletionDataset:
+        """Complete every sample, saving partial results periodically and the final file atomically."""
+        async def saver() -> None:
+            while True:
+                await asyncio.sleep(self.config.save_every)
+                self.dataset(complete=False).save(self.path)
+
+        if self.config.batch:
+            await self.batch_phase()
+        save_task = asyncio.create_task(saver())
+        finished = False
+        try:
+            async with asyncio.TaskGroup() as group:
+                for s in self.samples:
+                    group.create_task(self.sample(s))
+            finished = True
+        except BaseExceptionGroup as eg:
+            fatal = [e for e in eg.exceptions if isinstance(e, TeacherError)]
+            raise (fatal[0] if fatal else eg.exceptions[0]) from None
+        finally:
+            save_task.cancel()
+            if self.rows or finished:
+                self.dataset(complete=finished).save(self.path)
+        return self.dataset(complete=True)
+
+
+def output_path(config: TeachConfig, model_name: str, task_key: str) -> Path:
+    """Where the CompletionDataset goes: `completion_data/B_<model>__C_<key>/D_<task>.json` under out."""
+    return completion_path(config.out, model_name, config.completion_key, task_key)
+
+
+def load_questions(config: TeachConfig, task) -> list[dict]:
+    """The samples of the chosen split, in split order, cut to `limit`."""
+    dataset = task.load_dataset(config.data_dir)
+    if config.split == "all":
+        samples = dataset.select()
+    else:
+        samples = dataset.select(task.load_split("default", config.data_dir)[config.split])
+    return samples[: config.limit] if config.limit else samples
+
+
+async def teach_async(config: TeachConfig, on_progress: Callable[[Stats], None] | None = None,
+                      stats: Stats | None = None) -> CompletionDataset:
+    """Run the teacher; raises TeacherError (after writing what succeeded) when samples fail for good."""
+    from fcot.tasks import get_task
+
+    config.validate()
+    task = get_task(config.task)
+    samples = load_questions(config, task)
+    stats = stats or Stats()
+    stats.total = len(samples)
+    endpoint = EndpointConfig(
+        model="", base_url=config.base_url, api_key_env=config.api_key_env, chat=config.chat,
+        concurrency=config.concurrency, requests_per_minute=config.requests_per_minute,
+        tokens_per_minute=config.tokens_per_minute, max_retries=config.max_retries, timeout=config.timeout,
+        backoff=config.backoff,
+    )
+    backend = make_backend(config.teacher, task.key, endpoint, stats, config.data_dir)
+    cache = CompletionCache(config.cache or cache_dir() / "teacher-cache.sqlite3")
+    price = price_for(backend.model_name, load_prices(config.prices), batch=config.batch)
+    completer = Completer(backend, cache, price, stats)
+    path = output_path(config, backend.model_name, task.key)
+    run = _Run(config, completer, task, samples, path, on_progress)
+    started = time.monotonic()
+    try:
+        if isinstance(backend, OpenAIBackend):
+            await backend.check()
+        result = await run.run()
+    finally:
+        await backend.aclose()
+        cache.close()
+    log.info("teach %s: %d samples in %.1fs", task.key, len(samples), time.monotonic() - started)
+    if run.failed:
+        raise TeacherError(_failure_summary(run.failed, len(samples), path))
+    return result
+
+
+def _failure_summary(failed: dict[int, str], total: int, path: Path) -> str:
+    """One line: how many failed, which, the first reason, where the rest is, and how to retry."""
+    indices = sorted(failed)
+    shown = ", ".join(map(str, indices[:20])) + (", ..." if len(indices) > 20 else "")
+    return (f"{len(indices)} of {total} samples failed permanently (sample_index {shown}; first: "
+            f"{failed[indices[0]]}); the others are in {path}; re-run the same command to retry only the failed ones")
+
+
+def teach(config: TeachConfig, on_progress: Callable[[Stats], None] | None = None,
+          stats: Stats | None = None) -> CompletionDataset:
+    """Synchronous `teach_async`."""
+    return asyncio.run(teach_async(config, on_progress, stats))
