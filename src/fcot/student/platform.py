@@ -22,6 +22,7 @@ from fcot.student.platform_data import (
     format_for_model,
     jsonl_bytes,
     read_finetune_file,
+    read_sidecar,
     write_finetune_files,
 )
 from fcot.student.platform_jobs import (
@@ -40,6 +41,7 @@ from fcot.student.platform_jobs import (
     record_job,
     upload_file,
 )
+from fcot.student.platform_eval import PlatformEvalConfig, evaluate_platform_model, fine_tuned_model
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,15 @@ DEFAULT_POLL_INTERVAL = 10.0  # seconds between job polls; jobs take minutes to 
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
-    "PLATFORMS",
     "FinetuneFiles",
     "JobUpdate",
     "ModelMetadata",
+    "PLATFORMS",
+    "PlatformEvalConfig",
     "cancel_job",
     "check_platform",
+    "evaluate_platform_model",
+    "fine_tuned_model",
     "load_model_metadata",
     "load_training_prices",
     "make_client",
@@ -125,7 +130,9 @@ def train_on_platform(
         job_id = meta.job_id
     else:
         previous = meta
-        meta = ModelMetadata(finetune_key=finetune_key, base_url=str(client.base_url), base_model=base_model)
+        info = read_sidecar(train_path)
+        meta = ModelMetadata(finetune_key=finetune_key, base_url=str(client.base_url), base_model=base_model,
+                             template=info.get("template"), dataset_key=info.get("dataset_key"))
         meta.training_file, meta.data_format = _upload(client, train_path, base_model,
                                                        previous.training_file if previous else None)
         if validation_path.exists():

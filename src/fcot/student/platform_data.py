@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcot.errors import ConfigError, DataError
-from fcot.formats import finetune_data_path, write_atomic
+from fcot.formats import finetune_data_path, read_json, write_atomic, write_json
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ FORMATS = ("chat", "completion")
 COMPLETION_MODELS = ("babbage-002", "davinci-002", "ada", "babbage", "curie", "davinci")  # prompt/completion bases
 MIN_EXAMPLES = 10  # the OpenAI fine-tuning API refuses files with fewer examples
 VALIDATION_SUFFIX = ".validation.jsonl"
+SIDECAR_SUFFIX = ".curate.json"  # how the samples were curated (template, dataset_key, ...), as `fcot curate` writes
 
 
 @dataclass
@@ -106,6 +107,19 @@ def convert_rows(rows: list[dict], data_format: str) -> list[dict]:
     return out
 
 
+def sidecar_path(train_path: str | Path) -> Path:
+    """`F_<key>.curate.json` next to `F_<key>.jsonl`."""
+    train_path = Path(train_path)
+    return train_path.with_name(train_path.name.removesuffix(".jsonl") + SIDECAR_SUFFIX)
+
+
+def read_sidecar(train_path: str | Path) -> dict:
+    """The curation config next to a training file ({} when there is none, as for the paper's files)."""
+    path = sidecar_path(train_path)
+    raw = read_json(path) if path.exists() else {}
+    return raw if isinstance(raw, dict) else {}
+
+
 def jsonl_bytes(rows: list[dict]) -> bytes:
     """The exact bytes uploaded for rows (one compact JSON object per line)."""
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
@@ -143,8 +157,12 @@ def write_finetune_files(
     validation_fraction: float = 0.1,
     seed: int = 0,
     platform: str = "openai",
+    info: dict | None = None,
 ) -> FinetuneFiles:
-    """Write curated samples (`input`, `label`) as `finetune_data/P_<platform>/F_<key>.jsonl` (+ `.validation.jsonl`)."""
+    """Write curated samples (`input`, `label`) as `finetune_data/P_<platform>/F_<key>.jsonl` (+ `.validation.jsonl`).
+
+    `info` (the curation config: template, dataset_key, ...) goes to the `F_<key>.curate.json` sidecar.
+    """
     check_format(data_format)
     for i, sample in enumerate(samples):
         if not (isinstance(sample.get("input"), str) and isinstance(sample.get("label"), str)):
@@ -161,5 +179,7 @@ def write_finetune_files(
                                                    for s in validation]).decode())
     else:
         validation_path.unlink(missing_ok=True)
+    write_json(sidecar_path(train_path), {**(info or {}), "data_format": data_format, "train_examples": len(train),
+                                          "validation_examples": len(validation), "validation_seed": seed})
     log.info("wrote %d training and %d validation examples to %s", len(train), len(validation), train_path)
     return FinetuneFiles(train_path, validation_path if validation else None, len(train), len(validation), data_format)

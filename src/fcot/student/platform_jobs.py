@@ -60,6 +60,8 @@ class ModelMetadata(BaseModel):
     base_url: str | None = None  # never the API key
     base_model: str | None = None
     data_format: str | None = None  # "chat" or "completion"
+    template: str | None = None  # the prediction template the data was curated with (from the sidecar)
+    dataset_key: str | None = None
     training_file: FileRecord | None = None
     validation_file: FileRecord | None = None
     job_id: str | None = None
