@@ -18,7 +18,8 @@ TEMPLATES = ("zs", "zs_cot", "fs_cot", "ft_token", "ft_cot_token", "ft_cot_natur
 MODEL_TYPES = ("decoder", "encoder_decoder")
 
 ZS_COT_STEP1 = "Q: {question}\nA: Let's think step by step."
-ZS_COT_STEP2 = "{reasoning_prompt}{reasoning_completion} \n{answer_trigger}"  # Zero-shot-CoT: x + z + " " + "\n" + trigger
+# Zero-shot-CoT built step 2 as x + z + " " + "\nTherefore, ..." (prompt, rationale, space, trigger).
+ZS_COT_STEP2 = "{reasoning_prompt}{reasoning_completion} \n{answer_trigger}"
 GENERIC_TRIGGER = "Therefore, the answer is"
 
 INPUTS: dict[tuple[str, str], str] = {

@@ -11,7 +11,10 @@ from rich.table import Table
 
 from fcot.cli import app
 from fcot.cli.common import DataDirOption, console
-from fcot.errors import DataError
+from fcot.errors import ConfigError, DataError
+from fcot.evaluate import evaluate_completions
+from fcot.formats import CompletionDataset
+from fcot.tasks import get_task, resolve_task
 
 SPLIT_PARTS = ("all", "train", "test")
 
@@ -23,7 +26,7 @@ def completion_files(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(path.rglob("D_*.json"))
             if not found:
-                raise DataError(f"{path}: no D_*.json completion files in this folder; pass a completion file or its folder")
+                raise DataError(f"{path}: no D_*.json completion files in this folder; pass a file or its folder")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -34,10 +37,6 @@ def completion_files(paths: list[Path]) -> list[Path]:
 
 def evaluate_file(path: Path, split: str, split_name: str, data_dir: Path | None, strict: bool) -> dict:
     """Evaluate one completion file; a summary dict with the file name."""
-    from fcot.evaluate import evaluate_completions
-    from fcot.formats import CompletionDataset
-    from fcot.tasks import get_task
-
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file; expected a CompletionDataset JSON with metadata and data")
     cd = CompletionDataset.load(path)
@@ -52,19 +51,22 @@ def evaluate_file(path: Path, split: str, split_name: str, data_dir: Path | None
 def evaluate(
     paths: list[Path] = typer.Argument(..., help="Completion files (D_<task>.json) or folders searched for them."),
     split: str = typer.Option("all", "--split", help="Score only this part of the task's split: all, train or test."),
-    split_name: str = typer.Option("default", "--split-name", help="Which split file: default, or template (multiarith, date_understanding)."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON (file, dataset_key, n, accuracy, ...) instead of a table."),
-    strict: bool = typer.Option(False, "--strict", help="Stricter than the paper: choice letters as (C) or standing alone, answer prefix required, numbers compared by value."),
-    task: Optional[str] = typer.Option(None, "--task", help="A custom task file (.jsonl/.csv) whose completions these are."),
-    answer_type: Optional[str] = typer.Option(None, "--answer-type", help="Answer type of --task: number, choice, yes_no or text."),
+    split_name: str = typer.Option(
+        "default", "--split-name", help="Which split file: default, or template (multiarith, date_understanding)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (file, dataset_key, n, accuracy...) instead."),
+    strict: bool = typer.Option(
+        False, "--strict",
+        help="Stricter than the paper: choice letters as (C) or alone, answer prefix required, numbers by value.",
+    ),
+    task: Optional[str] = typer.Option(None, "--task", help="Custom task file (.jsonl/.csv) these completions are for."),
+    answer_type: Optional[str] = typer.Option(None, "--answer-type", help="Answer type of --task: number, choice, "
+                                              "yes_no or text."),
     question_field: str = typer.Option("question", "--question-field", help="Question column of --task."),
     answer_field: str = typer.Option("answer", "--answer-field", help="Answer column of --task."),
     data_dir: Optional[Path] = DataDirOption,
 ) -> None:
-    """Score completion files with the paper's evaluator: per-file accuracy (fraction correct in --json, % in the table)."""
-    from fcot.errors import ConfigError
-    from fcot.tasks import resolve_task
-
+    """Score completion files with the paper's evaluator: accuracy per file (a fraction in --json, % in tables)."""
     if split not in SPLIT_PARTS:
         raise ConfigError(f"--split {split!r}: unknown split part; use one of {', '.join(SPLIT_PARTS)}")
     if task is not None:
@@ -81,6 +83,6 @@ def evaluate(
                          no_wrap=name == "task", overflow="fold")
     for r in results:
         path = Path(r["file"])
-        table.add_row(f"{path.parent.name}/{path.name}", r["dataset_key"], r["template"], str(r["n"]),
-                      f"{100 * r['accuracy']:.2f}", f"{100 * r['contains_answer']:.2f}", f"{100 * r['correct_format']:.2f}")
+        rates = [f"{100 * r[name]:.2f}" for name in ("accuracy", "contains_answer", "correct_format")]
+        table.add_row(f"{path.parent.name}/{path.name}", r["dataset_key"], r["template"], str(r["n"]), *rates)
     console.print(table)

@@ -61,7 +61,9 @@ def candidates(answer_type: str, text: str, choices: str | None = None) -> list[
     return CANDIDATES[check_answer_type(answer_type)](text, choices)
 
 
-def extract(answer_type: str, text: str, choices: str | None = None, prefix: str | None = None) -> tuple[str | None, list[str]]:
+def extract(
+    answer_type: str, text: str, choices: str | None = None, prefix: str | None = None
+) -> tuple[str | None, list[str]]:
     """(prediction, candidates) from a completion, by the Fine-tune-CoT evaluator's rule.
 
     Without a prefix the first candidate wins; with one, the first candidate after it, or the last candidate

@@ -55,7 +55,7 @@ def _read_rows(path: Path) -> list[dict]:
             with path.open(encoding="utf-8-sig", newline="") as f:
                 rows = list(csv.DictReader(f))
         except (UnicodeDecodeError, csv.Error) as exc:
-            raise DataError(f"{path}: not a readable UTF-8 CSV file ({exc}); save it as UTF-8 CSV with a header row") from exc
+            raise DataError(f"{path}: not a readable UTF-8 CSV file ({exc}); save it as UTF-8 with a header") from exc
     if not rows:
         raise DataError(f"{path}: the file has no rows; add one question and answer per row")
     return rows
@@ -121,7 +121,7 @@ def resolve_task(key_or_path: str, answer_type: str | None = None, question_fiel
     looks_like_file = Path(key_or_path).suffix.lower() in SUFFIXES or Path(key_or_path).is_file()
     if not looks_like_file:
         if answer_type is not None and key_or_path in TASKS and not isinstance(TASKS[key_or_path], CustomTask):
-            raise ConfigError(f"--answer-type applies only to a task file, not to built-in task {key_or_path!r}; drop it")
+            raise ConfigError(f"--answer-type applies only to a task file, not to built-in {key_or_path!r}; drop it")
         return get_task(key_or_path)
     if answer_type is None:
         raise ConfigError(f"{key_or_path}: a task file needs --answer-type ({', '.join(answers.ANSWER_TYPES)})")

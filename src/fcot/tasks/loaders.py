@@ -16,9 +16,10 @@ from fcot.formats import read_json, read_jsonl
 Rows = list[dict[str, str]]
 
 
-def _field(record: Any, key: str, path: Path, where: str) -> Any:
+def _field(record: Any, key: str, where: str) -> Any:
+    """record[key], or DataError naming the place (`<file>: line 3`) and the missing field."""
     if not isinstance(record, dict) or key not in record:
-        raise DataError(f"{path}: {where} has no {key!r} field; is this the benchmark's original file?")
+        raise DataError(f"{where} has no {key!r} field; is this the benchmark's original file?")
     return record[key]
 
 
@@ -33,13 +34,12 @@ def _json_lines(path: Path) -> list[dict]:
             try:
                 rows.append(decoder.raw_decode(line.strip())[0])
             except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not a JSON line ({exc.msg}); expected one JSON object per line") from exc
+                raise DataError(f"{path}:{lineno}: not a JSON line ({exc.msg}); expected one object per line") from exc
     return rows
 
 
 def _examples(path: Path) -> list[dict]:
-    raw = read_json(path)
-    return _field(raw, "examples", path, "the top-level object")
+    return _field(read_json(path), "examples", f"{path}: the top-level object")
 
 
 def _number_text(value: Any) -> str:
@@ -52,8 +52,9 @@ def read_gsm8k(path: Path) -> Rows:
     """GSM8K JSONL: `question`, and `answer` ending in `#### <number>`."""
     rows = []
     for i, rec in enumerate(read_jsonl(path)):
-        question, answer = _field(rec, "question", path, f"line {i + 1}"), _field(rec, "answer", path, f"line {i + 1}")
-        rows.append({"question": question.strip(), "answer": answer.split("#### ")[-1]})
+        where = f"{path}: line {i + 1}"
+        answer = _field(rec, "answer", where).split("#### ")[-1]
+        rows.append({"question": _field(rec, "question", where).strip(), "answer": answer})
     return rows
 
 
@@ -61,10 +62,10 @@ def read_aqua(path: Path) -> Rows:
     """AQuA-RAT JSON lines: `question`, `options` like `A)21`, `correct` letter."""
     rows = []
     for i, rec in enumerate(_json_lines(path)):
-        options = _field(rec, "options", path, f"line {i + 1}")
-        choices = ("(" + "(".join(options)).replace("(", " (").replace(")", ") ")
-        question = _field(rec, "question", path, f"line {i + 1}").strip()
-        rows.append({"question": f"{question} Answer Choices:{choices}", "answer": _field(rec, "correct", path, f"line {i + 1}")})
+        where = f"{path}: line {i + 1}"
+        choices = ("(" + "(".join(_field(rec, "options", where))).replace("(", " (").replace(")", ") ")
+        question = _field(rec, "question", where).strip()
+        rows.append({"question": f"{question} Answer Choices:{choices}", "answer": _field(rec, "correct", where)})
     return rows
 
 
@@ -72,8 +73,9 @@ def read_svamp(path: Path) -> Rows:
     """SVAMP JSON: a list of `{Body, Question, Answer}`."""
     rows = []
     for i, rec in enumerate(read_json(path)):
-        body, question = _field(rec, "Body", path, f"item {i}"), _field(rec, "Question", path, f"item {i}")
-        rows.append({"question": f"{body.strip()} {question.strip()}", "answer": _number_text(_field(rec, "Answer", path, f"item {i}"))})
+        where = f"{path}: item {i}"
+        question = f"{_field(rec, 'Body', where).strip()} {_field(rec, 'Question', where).strip()}"
+        rows.append({"question": question, "answer": _number_text(_field(rec, "Answer", where))})
     return rows
 
 
@@ -81,8 +83,9 @@ def read_mawps(path: Path) -> Rows:
     """MAWPS-style JSON (AddSub, SingleEq, MultiArith): a list of `{sQuestion, lSolutions}`."""
     rows = []
     for i, rec in enumerate(read_json(path)):
-        solutions = _field(rec, "lSolutions", path, f"item {i}")
-        rows.append({"question": _field(rec, "sQuestion", path, f"item {i}").strip(), "answer": _number_text(solutions[0])})
+        where = f"{path}: item {i}"
+        answer = _number_text(_field(rec, "lSolutions", where)[0])
+        rows.append({"question": _field(rec, "sQuestion", where).strip(), "answer": answer})
     return rows
 
 
@@ -90,10 +93,11 @@ def read_commonsense_qa(path: Path) -> Rows:
     """CommonsenseQA JSONL: `question.stem`, `question.choices[{label, text}]`, `answerKey`."""
     rows = []
     for i, rec in enumerate(read_jsonl(path)):
-        question = _field(rec, "question", path, f"line {i + 1}")
-        choices = "".join(f" ({c['label']}) {c['text']}" for c in _field(question, "choices", path, f"line {i + 1}"))
-        stem = _field(question, "stem", path, f"line {i + 1}").strip()
-        rows.append({"question": f"{stem} Answer Choices:{choices}", "answer": _field(rec, "answerKey", path, f"line {i + 1}")})
+        where = f"{path}: line {i + 1}"
+        question = _field(rec, "question", where)
+        choices = "".join(f" ({c['label']}) {c['text']}" for c in _field(question, "choices", where))
+        stem = _field(question, "stem", where).strip()
+        rows.append({"question": f"{stem} Answer Choices:{choices}", "answer": _field(rec, "answerKey", where)})
     return rows
 
 
@@ -101,15 +105,15 @@ def _bigbench_choices(path: Path, intro: str, letters: str) -> Rows:
     """BIG-bench task.json with `target_scores`; choices lettered in file order."""
     rows = []
     for i, rec in enumerate(_examples(path)):
-        scores = _field(rec, "target_scores", path, f"example {i}")
+        where = f"{path}: example {i}"
         choices, answer = intro, None
-        for letter, (text, score) in zip(letters, scores.items()):
+        for letter, (text, score) in zip(letters, _field(rec, "target_scores", where).items()):
             choices += f" ({letter}) {text}"
             if score == 1:
                 answer = letter
         if answer is None:
-            raise DataError(f"{path}: example {i} has no target with score 1; is this the original task.json?")
-        rows.append({"question": f"{_field(rec, 'input', path, f'example {i}').strip()} {choices}", "answer": answer})
+            raise DataError(f"{where} has no target with score 1; is this the original task.json?")
+        rows.append({"question": f"{_field(rec, 'input', where).strip()} {choices}", "answer": answer})
     return rows
 
 
@@ -131,18 +135,19 @@ def read_bigbench_yes_no(path: Path) -> Rows:
     """BIG-bench StrategyQA task.json: `input` and `target_scores: {"Yes": 0|1, "No": ...}`."""
     rows = []
     for i, rec in enumerate(_examples(path)):
-        scores = _field(rec, "target_scores", path, f"example {i}")
-        yes = _field(scores, "Yes", path, f"example {i} target_scores")
-        rows.append({"question": _field(rec, "input", path, f"example {i}").strip(), "answer": "yes" if int(yes) == 1 else "no"})
+        where = f"{path}: example {i}"
+        yes = _field(_field(rec, "target_scores", where), "Yes", f"{where} target_scores")
+        rows.append({"question": _field(rec, "input", where).strip(), "answer": "yes" if int(yes) == 1 else "no"})
     return rows
 
 
 def read_examples(path: Path) -> Rows:
     """Zero-shot-CoT's own sets (coin_flip, last_letters): `{"examples": [{question, answer}]}`."""
-    return [
-        {"question": _field(rec, "question", path, f"example {i}"), "answer": _field(rec, "answer", path, f"example {i}")}
-        for i, rec in enumerate(_examples(path))
-    ]
+    rows = []
+    for i, rec in enumerate(_examples(path)):
+        where = f"{path}: example {i}"
+        rows.append({"question": _field(rec, "question", where), "answer": _field(rec, "answer", where)})
+    return rows
 
 
 READERS: dict[str, Callable[[Path], Rows]] = {
