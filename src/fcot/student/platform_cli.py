@@ -1,0 +1,131 @@
+"""The terminal side of `--platform` in `fcot curate`, `fcot train` and `fcot eval`: run a step and show its progress.
+
+The verbs call these functions from their `--platform` branch; rich is imported here, inside the functions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from pathlib import Path
+from typing import Any
+
+from fcot.formats import model_metadata_path
+from fcot.student.platform import (
+    DEFAULT_POLL_INTERVAL,
+    JobUpdate,
+    PlatformEvalConfig,
+    check_platform,
+    evaluate_platform_model,
+    load_training_prices,
+    make_client,
+    train_on_platform,
+    write_finetune_files,
+)
+
+
+def _consoles() -> tuple[Any, Any]:
+    from rich.console import Console
+
+    return Console(), Console(stderr=True)
+
+
+def curate_for_platform(
+    platform: str,
+    out: Path,
+    finetune_key: str,
+    samples: list[dict],
+    info: dict | None = None,
+    data_format: str = "chat",
+    validation_fraction: float = 0.1,
+    seed: int = 0,
+) -> Path:
+    """Write curated samples as the platform's training (and validation) file and say where they went."""
+    check_platform(platform)
+    files = write_finetune_files(out, finetune_key, samples, data_format=data_format,
+                                 validation_fraction=validation_fraction, seed=seed, platform=platform, info=info)
+    console, _ = _consoles()
+    validation = f" and {files.validation_examples} to {files.validation}" if files.validation else ""
+    console.print(f"wrote {files.train_examples} {files.data_format} examples to {files.train}{validation}",
+                  highlight=False, soft_wrap=True)
+    return files.train
+
+
+def _event_line(event: dict) -> str:
+    when = datetime.datetime.fromtimestamp(event.get("created_at") or 0).strftime("%H:%M:%S")
+    style = {"error": "red", "warn": "yellow"}.get(event.get("level") or "", "")
+    message = event.get("message", "")
+    return f"[dim]{when}[/dim] [{style}]{message}[/{style}]" if style else f"[dim]{when}[/dim] {message}"
+
+
+def train_on(
+    platform: str,
+    out: Path,
+    finetune_key: str,
+    base_model: str,
+    base_url: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate_multiplier: float | None = None,
+    suffix: str | None = None,
+    seed: int | None = None,
+    prices: Path | None = None,
+    poll_interval: float = DEFAULT_POLL_INTERVAL,
+    wait: bool = True,
+) -> None:
+    """Upload, create or re-attach to the job, show its status and events until it ends, then summarise."""
+    from rich.markup import escape
+
+    check_platform(platform)
+    console, err = _consoles()
+    client = make_client(base_url)
+    hyper = {"n_epochs": epochs, "batch_size": batch_size, "learning_rate_multiplier": learning_rate_multiplier}
+    where = model_metadata_path(out, finetune_key)
+    with err.status(f"fine-tuning {base_model} on {finetune_key}") as status:
+
+        def show(update: JobUpdate) -> None:
+            for event in update.events:
+                err.print(_event_line({**event, "message": escape(event.get("message", ""))}), highlight=False,
+                          soft_wrap=True)
+            job = update.job
+            tokens = f", trained tokens {job['trained_tokens']}" if job.get("trained_tokens") else ""
+            status.update(f"job {job['id']}: {job['status']}{tokens}")
+
+        try:
+            meta = train_on_platform(out, finetune_key, base_model, client, hyperparameters=hyper, suffix=suffix,
+                                     seed=seed, prices=load_training_prices(prices), poll_interval=poll_interval,
+                                     wait=wait, on_update=show)
+        except KeyboardInterrupt:
+            status.stop()
+            err.print(f"interrupted: the job keeps running on the platform; re-run the same command to re-attach "
+                      f"({where})", highlight=False, soft_wrap=True)
+            sys.exit(130)
+    if not wait:
+        console.print(f"job {meta.job_id} is {meta.status}; re-run without --no-wait to follow it ({where})",
+                      highlight=False, soft_wrap=True)
+        return
+    cost = f"${meta.estimated_cost_usd:.4f}" if meta.estimated_cost_usd is not None else "unknown (no price)"
+    console.print(f"fine-tuned model {meta.fine_tuned_model}\ntrained tokens {meta.trained_tokens}, estimated cost "
+                  f"{cost}, hyperparameters {meta.hyperparameters}\nrecorded in {where}", highlight=False,
+                  soft_wrap=True)
+
+
+def eval_on(platform: str, config: PlatformEvalConfig) -> None:
+    """Complete the task with the fine-tuned model (progress bar), save the completions and print the accuracy."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    check_platform(platform)
+    console, err = _consoles()
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[info]}")]
+    with Progress(*columns, console=err, transient=True) as progress:
+        bar = progress.add_task(f"eval {config.finetune_key}", total=None, info="")
+
+        def update(stats: Any) -> None:
+            info = f"cached {stats.cache_hits}  retries {stats.retries}  failed {stats.failed}"
+            progress.update(bar, total=stats.total, completed=stats.done + stats.failed, info=info)
+
+        cd, evaluation, path = evaluate_platform_model(config, on_progress=update)
+    console.print(f"{cd.metadata['fine_tuned_model']} on {evaluation.dataset_key} ({config.split}): accuracy "
+                  f"{100 * evaluation.accuracy:.2f}% of {evaluation.n} ({evaluation.template})\nwrote {path}",
+                  highlight=False, soft_wrap=True)
