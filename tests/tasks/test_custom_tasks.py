@@ -44,6 +44,15 @@ def test_custom_csv_choice_task_with_own_columns(tmp_path):
     assert task.extract_answer(" (C).") == "C" and task.extract_answer(" E or D") is None
 
 
+def test_custom_json_dataset_file_and_binary_file(tmp_path, shared_data):
+    task = load_custom_task(shared_data / "dataset" / "coin_flip.json", "yes_no", key="my_coins")
+    assert len(task.load_dataset()) == 500 and task.answer_trigger.endswith("(Yes or No) is")
+    binary = tmp_path / "blob.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    with pytest.raises(DataError, match="blob.jsonl: not a UTF-8 text file"):
+        load_custom_task(binary, "text")
+
+
 def test_resolve_task(tmp_path):
     assert resolve_task("gsm8k").key == "gsm8k"
     path = _jsonl(tmp_path / "yn.jsonl", [{"question": "Is it?", "answer": "Yes"}])
@@ -66,6 +75,7 @@ def test_resolve_task(tmp_path):
         ("d.jsonl", '{"question": "Q", "answer": "maybe"}\n', "yes_no", "answer 'maybe' is not yes/no"),
         ("e.jsonl", '{"question": "Q", "answer": "b"}\n', "choice", "answer 'b' is not a choice letter"),
         ("f.txt", "Q\tA\n", "text", "unsupported file type '.txt'"),
+        ("h.json", '{"metadata": {}}', "text", 'expected a JSON list of rows or a Dataset with a "data" list'),
         ("g.jsonl", "{not json\n", "text", r"g\.jsonl:1: not a JSON line"),
     ],
 )

@@ -59,7 +59,7 @@ def evaluate(
         False, "--strict",
         help="Stricter than the paper: choice letters as (C) or alone, answer prefix required, numbers by value.",
     ),
-    task: Optional[str] = typer.Option(None, "--task", help="Custom task file (.jsonl/.csv) these completions are for."),
+    task: Optional[str] = typer.Option(None, "--task", help="Custom task file (.jsonl/.csv/.json) of these completions."),
     answer_type: Optional[str] = typer.Option(None, "--answer-type", help="Answer type of --task: number, choice, "
                                               "yes_no or text."),
     question_field: str = typer.Option("question", "--question-field", help="Question column of --task."),

@@ -15,7 +15,8 @@ from fcot.cli.common import DataDirOption, console
 
 def task_rows(data_dir: Path | None) -> list[dict]:
     """One summary row per registered task, reading its Dataset and split files."""
-    from fcot.tasks import list_tasks
+    from fcot.tasks import EXTRACTION_VERSION, list_tasks
+    from fcot.templates import TEMPLATES_VERSION
 
     rows = []
     for task in list_tasks():
@@ -27,6 +28,7 @@ def task_rows(data_dir: Path | None) -> list[dict]:
             "answer_type": task.answer_type,
             "answer_trigger": task.answer_trigger,
             "description": task.description,
+            "versions": {"task": task.version, "extraction": EXTRACTION_VERSION, "templates": TEMPLATES_VERSION},
         })
     return rows
 

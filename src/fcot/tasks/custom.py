@@ -1,4 +1,4 @@
-"""Your own task from a JSONL or CSV file of questions and answers, usable wherever a built-in task is."""
+"""Your own task from a JSONL, CSV or JSON file of questions and answers, usable wherever a built-in task is."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcot.errors import ConfigError, DataError
-from fcot.formats import Dataset, read_jsonl
+from fcot.formats import Dataset, read_json, read_jsonl
 from fcot.tasks import answers
 from fcot.tasks.task import TASKS, Task, get_task, register_task, seeded_split
 
-SUFFIXES = (".jsonl", ".csv")
+SUFFIXES = (".jsonl", ".csv", ".json")
 _LETTER_OPTION = re.compile(r"\(([A-Z])\)")
 
 
@@ -43,19 +43,26 @@ class CustomTask(Task):
         raise DataError(f"task {self.key} ({self.path}): a custom task has no few-shot CoT exemplars; use zs_cot")
 
 
-def _read_rows(path: Path) -> list[dict]:
+def _read_rows(path: Path) -> list:
+    """Rows of a .jsonl, .csv or .json file (a list of objects, or a paper Dataset with "data")."""
     if not path.is_file():
-        raise DataError(f"{path}: no such file; pass a .jsonl or .csv file of questions and answers")
-    if path.suffix.lower() not in SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .jsonl or .csv")
-    if path.suffix.lower() == ".jsonl":
-        rows = read_jsonl(path)
-    else:
-        try:
+        raise DataError(f"{path}: no such file; pass a .jsonl, .csv or .json file of questions and answers")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DataError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; use .jsonl, .csv or .json")
+    try:
+        if suffix == ".jsonl":
+            rows = read_jsonl(path)
+        elif suffix == ".json":
+            raw = read_json(path)
+            rows = raw.get("data") if isinstance(raw, dict) else raw
+            if not isinstance(rows, list):
+                raise DataError(f'{path}: expected a JSON list of rows or a Dataset with a "data" list')
+        else:
             with path.open(encoding="utf-8-sig", newline="") as f:
                 rows = list(csv.DictReader(f))
-        except (UnicodeDecodeError, csv.Error) as exc:
-            raise DataError(f"{path}: not a readable UTF-8 CSV file ({exc}); save it as UTF-8 with a header") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a UTF-8 text file ({exc}); save it as UTF-8 {suffix[1:].upper()}") from exc
     if not rows:
         raise DataError(f"{path}: the file has no rows; add one question and answer per row")
     return rows
@@ -92,7 +99,7 @@ def load_custom_task(
     answer_field: str = "answer",
     key: str | None = None,
 ) -> CustomTask:
-    """A Task from a JSONL or CSV file of questions and answers; it is also registered under its key."""
+    """A Task from a JSONL, CSV or JSON file of questions and answers; it is also registered under its key."""
     path = Path(path)
     answers.check_answer_type(answer_type, where=f"{path}: --answer-type")
     key = key or _default_key(path)
@@ -117,7 +124,7 @@ def load_custom_task(
 
 def resolve_task(key_or_path: str, answer_type: str | None = None, question_field: str = "question",
                  answer_field: str = "answer") -> Task:
-    """A built-in task by key, or a custom task from a .jsonl/.csv path (which needs answer_type)."""
+    """A built-in task by key, or a custom task from a .jsonl/.csv/.json path (which needs answer_type)."""
     looks_like_file = Path(key_or_path).suffix.lower() in SUFFIXES or Path(key_or_path).is_file()
     if not looks_like_file:
         if answer_type is not None and key_or_path in TASKS and not isinstance(TASKS[key_or_path], CustomTask):
