@@ -162,6 +162,18 @@ def test_completion_base_model_gets_a_converted_file(tmp_path, platform, client)
     assert meta.estimated_cost_usd == pytest.approx(meta.trained_tokens * 0.4 / 1e6, abs=1e-6)
 
 
+def test_papers_prompt_completion_file_trains_a_chat_model(tmp_path, platform, client):
+    path = finetune_data_path(tmp_path, "openai", "zs_cot_multiarith")
+    path.parent.mkdir(parents=True)
+    rows = [{"prompt": f"What is {i} plus 1? ###", "completion": f" {i} plus 1 is {i + 1}. --> {i + 1} END"}
+            for i in range(12)]
+    path.write_text("\n".join(json.dumps(r) for r in rows))  # the paper's layout: no final newline
+    meta = train_on_platform(tmp_path, "zs_cot_multiarith", NANO, client, poll_interval=0)
+    uploaded, fmt = platform.file_rows[meta.training_file.id]
+    assert fmt == "chat" and meta.data_format == "chat" and len(uploaded) == 12
+    assert uploaded[3]["messages"][1]["content"] == "3 plus 1 is 4. --> 4 END"
+
+
 def test_too_few_examples_are_rejected_by_the_api(tmp_path, platform, client):
     path = finetune_data_path(tmp_path, "openai", "small")
     path.parent.mkdir(parents=True)

@@ -8,7 +8,6 @@ The paper's `oai` workflow on today's API: curated samples become `finetune_data
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -75,22 +74,23 @@ def check_platform(platform: str) -> None:
                             "(any OpenAI-compatible fine-tuning API works through --base-url)")
 
 
-def _prepared(path: Path, base_model: str) -> tuple[bytes, int, str]:
-    """Upload bytes, example count and format of a training file, converted to what the base model needs."""
+def _prepared(path: Path, base_model: str) -> tuple[bytes, FileRecord, str]:
+    """Upload bytes, record (hash, examples) and format of a training file, converted to what the base model needs."""
     rows, data_format = read_finetune_file(path)
     wanted = format_for_model(base_model)
     if data_format != wanted:
         log.info("%s is in %s format; converting it to %s for %s", path, data_format, wanted, base_model)
         rows = convert_rows(rows, wanted)
-    return jsonl_bytes(rows), len(rows), wanted
+    content = jsonl_bytes(rows)
+    return content, FileRecord(path=str(path), sha256=content_hash(content), examples=len(rows)), wanted
 
 
-def _upload(client: Any, path: Path, base_model: str, previous: FileRecord | None) -> tuple[FileRecord, str]:
-    content, examples, data_format = _prepared(path, base_model)
-    sha = content_hash(content)
-    known = previous.id if previous is not None and previous.sha256 == sha else None
-    file_id = upload_file(client, content, path.name, sha, known_id=known)
-    return FileRecord(path=str(path), sha256=sha, examples=examples, id=file_id), data_format
+def _upload(client: Any, path: Path, base_model: str, previous: FileRecord | None) -> FileRecord:
+    """The file's record with its platform id, reusing an earlier upload of the same content."""
+    content, record, _ = _prepared(path, base_model)
+    known = previous.id if previous is not None and previous.sha256 == record.sha256 else None
+    record.id = upload_file(client, content, path.name, record.sha256, known_id=known)
+    return record
 
 
 def _check_reattach(meta: ModelMetadata, base_model: str, sha: str, where: Path) -> None:
@@ -112,7 +112,6 @@ def train_on_platform(
     wait: bool = True,
     on_update: Callable[[JobUpdate], None] | None = None,
     training_file: str | Path | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> ModelMetadata:
     """Upload the training data, create (or re-attach to) the fine-tuning job, follow it, and record the result."""
     root = Path(root)
@@ -120,8 +119,8 @@ def train_on_platform(
     train_path = Path(training_file) if training_file else finetune_data_path(root, "openai", finetune_key)
     validation_path = train_path.with_name(train_path.name.removesuffix(".jsonl") + VALIDATION_SUFFIX)
     where = model_metadata_path(root, finetune_key)
-    content, _, _ = _prepared(train_path, base_model)
-    sha = content_hash(content)
+    _, train_record, data_format = _prepared(train_path, base_model)
+    sha = train_record.sha256
 
     meta = load_model_metadata(root, finetune_key)
     if meta is not None and meta.job_id and meta.status not in ("failed", "cancelled"):
@@ -132,12 +131,12 @@ def train_on_platform(
         previous = meta
         info = read_sidecar(train_path)
         meta = ModelMetadata(finetune_key=finetune_key, base_url=str(client.base_url), base_model=base_model,
-                             template=info.get("template"), dataset_key=info.get("dataset_key"))
-        meta.training_file, meta.data_format = _upload(client, train_path, base_model,
-                                                       previous.training_file if previous else None)
+                             data_format=data_format, template=info.get("template"),
+                             dataset_key=info.get("dataset_key"))
+        meta.training_file = _upload(client, train_path, base_model, previous.training_file if previous else None)
         if validation_path.exists():
-            meta.validation_file, _ = _upload(client, validation_path, base_model,
-                                              previous.validation_file if previous else None)
+            meta.validation_file = _upload(client, validation_path, base_model,
+                                           previous.validation_file if previous else None)
         meta.save(root)
         job = find_job(client, finetune_key, sha, base_model)
         if job is not None:
@@ -165,7 +164,7 @@ def train_on_platform(
         if on_update is not None:
             on_update(seen)
 
-    final = follow_job(client, job_id, update, poll_interval=poll_interval, sleep=sleep)
+    final = follow_job(client, job_id, update, poll_interval=poll_interval)
     record_job(meta, final.model_dump(), prices)
     meta.save(root)
     if meta.status == "failed":

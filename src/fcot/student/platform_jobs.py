@@ -252,7 +252,6 @@ def follow_job(
     job_id: str,
     on_update: Callable[[JobUpdate], None] | None = None,
     poll_interval: float = 10.0,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
     """Poll a job until it ends, reporting status and new events; returns the final job object."""
     seen: set[str] = set()
@@ -263,7 +262,7 @@ def follow_job(
             on_update(JobUpdate(job=job.model_dump(), events=new_events(client, job_id, seen)))
         if job.status in TERMINAL:
             return job
-        sleep(poll_interval)
+        time.sleep(poll_interval)
 
 
 def cancel_job(client: Any, job_id: str) -> Any:
