@@ -50,3 +50,11 @@ def test_unknown_answer_type():
 def test_task_answer_types():
     assert {get_task(k).answer_type for k in ("aqua", "gsm8k", "coin_flip", "last_letter_concatenation")} == {
         "choice", "number", "yes_no", "text"}
+
+
+def test_strict_extraction():
+    assert candidates("choice", "All of (C) and B") == ["A", "C", "B"]
+    assert candidates("choice", "All of (C) and B", strict=True) == ["C"]
+    assert candidates("choice", "All of C and B", strict=True) == ["C", "B"]
+    assert extract("number", "so 3 and 4", prefix="-->", strict=True) == (None, [])
+    assert get_task("gsm8k").is_correct("18.00", "18", strict=True)

@@ -7,7 +7,6 @@ does), `correct_format` (the template's answer prefix is present), `complete` (`
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -15,7 +14,6 @@ from typing import Iterable
 from fcot.errors import DataError
 from fcot.formats import CompletionDataset, write_json
 from fcot.tasks import EXTRACTION_VERSION, Task, as_task
-from fcot.tasks.answers import extract
 from fcot.templates import ANSWER_PREFIXES, check_template
 
 # Strict mode: ft_cot_natural labels say "Therefore the answer is" (no comma), which the paper's prefix misses.
@@ -32,21 +30,6 @@ class Evaluator:
         self.strict = strict
         self.prefix = (STRICT_PREFIXES if strict else ANSWER_PREFIXES)[template]
 
-    def predict(self, text: str) -> tuple[str | None, list[str]]:
-        """(prediction, candidates) found in a completion string."""
-        if not self.strict:
-            return self.task.answer_candidates(text, self.prefix)
-        start = -1 if self.prefix is None else text.find(self.prefix)
-        if self.prefix is not None and start == -1:
-            return None, []
-        answer_text = text if start == -1 else text[start + len(self.prefix):]
-        if self.task.answer_type == "choice":  # "(C)" options first, else letters standing alone
-            letters = re.escape(self.task.choices or "ABCDE")
-            found = re.findall(rf"\(([{letters}])\)", answer_text)
-            found = found or re.findall(rf"(?<![A-Za-z])[{letters}](?![A-Za-z])", answer_text)
-            return (found[0] if found else None), found
-        return extract(self.task.answer_type, answer_text, self.task.choices)
-
     def check(self, completion: dict) -> dict:
         """The paper's per-completion record: correct, contains_answer, correct_format, complete."""
         where = f"sample {completion.get('sample_index', '?')}"
@@ -55,28 +38,17 @@ class Evaluator:
         if completion.get("answer") is None:
             raise DataError(f"{where}: no gold 'answer'; regenerate the completion file from its Dataset")
         text, gold = completion["completion"], str(completion["answer"])
-        prediction, found = self.predict(text)
-        is_correct = self.task.is_correct
-        if self.strict and self.task.answer_type == "number":
-            is_correct = self._same_number
+        prediction, found = self.task.answer_candidates(text, self.prefix, self.strict)
         return {
             "sample_index": completion["sample_index"],
             "completion_index": completion.get("completion_index", 0),
             "answer": gold,
             "prediction": prediction,
-            "correct": is_correct(prediction, gold),
-            "contains_answer": any(is_correct(p, gold) for p in found),
+            "correct": self.task.is_correct(prediction, gold, self.strict),
+            "contains_answer": any(self.task.is_correct(p, gold, self.strict) for p in found),
             "correct_format": self.prefix is None or self.prefix in text,
             "complete": completion.get("finish_reason") == "stop",
         }
-
-    @staticmethod
-    def _same_number(prediction: str | None, gold: str) -> bool:
-        """Strict mode compares every number task by value (`18.00` equals `18`)."""
-        try:
-            return prediction is not None and abs(float(prediction) - float(gold.replace(",", ""))) <= 1e-6
-        except ValueError:
-            return False
 
 
 @dataclass

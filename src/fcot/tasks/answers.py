@@ -1,7 +1,7 @@
 """Answer extraction and comparison: one function per answer kind, shared by every task.
 
-The rules are the Fine-tune-CoT evaluator's (Ho et al., 2023), which follow Zero-shot-CoT's answer cleansing.
-Bump `EXTRACTION_VERSION` on any change that can alter a score.
+The rules are the Fine-tune-CoT evaluator's (Ho et al., 2023), which follow Zero-shot-CoT's answer cleansing;
+`strict=True` opts into a stricter reading. Bump `EXTRACTION_VERSION` on any change that can alter a score.
 """
 
 from __future__ import annotations
@@ -26,8 +26,14 @@ def number_candidates(text: str, choices: str | None = None) -> list[str]:
 
 
 def choice_candidates(text: str, choices: str | None = None) -> list[str]:
-    """Every occurrence of a choice letter (any of `choices`, e.g. `ABCDE`) in text."""
+    """Every occurrence of a choice letter (any of `choices`, e.g. `ABCDE`) in text, even inside words."""
     return re.findall(f"[{re.escape(choices or 'ABCDE')}]", text)
+
+
+def strict_choice_candidates(text: str, choices: str | None = None) -> list[str]:
+    """Choice letters written as options, `(C)`; if there are none, letters standing alone (not `A` of `All`)."""
+    letters = re.escape(choices or "ABCDE")
+    return re.findall(rf"\(([{letters}])\)", text) or re.findall(rf"(?<![A-Za-z])[{letters}](?![A-Za-z])", text)
 
 
 def yes_no_candidates(text: str, choices: str | None = None) -> list[str]:
@@ -56,24 +62,28 @@ def check_answer_type(answer_type: str, where: str = "answer type") -> str:
     return answer_type
 
 
-def candidates(answer_type: str, text: str, choices: str | None = None) -> list[str]:
+def candidates(answer_type: str, text: str, choices: str | None = None, strict: bool = False) -> list[str]:
     """All answer candidates of the given kind found in text, in order."""
+    if strict and answer_type == "choice":
+        return strict_choice_candidates(text, choices)
     return CANDIDATES[check_answer_type(answer_type)](text, choices)
 
 
 def extract(
-    answer_type: str, text: str, choices: str | None = None, prefix: str | None = None
+    answer_type: str, text: str, choices: str | None = None, prefix: str | None = None, strict: bool = False
 ) -> tuple[str | None, list[str]]:
     """(prediction, candidates) from a completion, by the Fine-tune-CoT evaluator's rule.
 
     Without a prefix the first candidate wins; with one, the first candidate after it, or the last candidate
-    of the whole text when the prefix is missing.
+    of the whole text when the prefix is missing (strict: no prediction when the prefix is missing).
     """
     start = -1 if prefix is None else text.find(prefix)
     if start != -1:
-        found = candidates(answer_type, text[start + len(prefix):], choices)
+        found = candidates(answer_type, text[start + len(prefix):], choices, strict)
         return (found[0] if found else None), found
-    found = candidates(answer_type, text, choices)
+    if prefix is not None and strict:
+        return None, []
+    found = candidates(answer_type, text, choices, strict)
     if not found:
         return None, found
     return (found[-1] if prefix is not None else found[0]), found
@@ -89,12 +99,14 @@ def clean_gold(answer_type: str, gold: str) -> str:
     return gold
 
 
-def same_answer(answer_type: str, prediction: str | None, gold: str, float_compare: bool = False) -> bool:
-    """Whether an extracted prediction equals the gold answer (numbers within 1e-6 when float_compare)."""
+def same_answer(
+    answer_type: str, prediction: str | None, gold: str, float_compare: bool = False, strict: bool = False
+) -> bool:
+    """Whether an extracted prediction equals the gold answer (numbers within 1e-6 with float_compare or strict)."""
     if prediction is None:
         return False
     gold = clean_gold(answer_type, gold)
-    if answer_type == "number" and float_compare:
+    if answer_type == "number" and (float_compare or strict):
         try:
             return abs(float(prediction) - float(gold)) <= 1e-6
         except ValueError:

@@ -104,7 +104,7 @@ def load_custom_task(
     answers.check_answer_type(answer_type, where=f"{path}: --answer-type")
     key = key or _default_key(path)
     if key in TASKS and not isinstance(TASKS[key], CustomTask):
-        raise ConfigError(f"{path}: task key {key!r} is a built-in task; choose another key (--key) or rename the file")
+        raise ConfigError(f"{path}: task key {key!r} is a built-in task; rename the file (or pass key=...)")
     rows = []
     for i, rec in enumerate(_read_rows(path)):
         where = f"{path}: row {i + 1}"

@@ -100,13 +100,15 @@ class Task:
         """The answer in a completion (first candidate; see `fcot.tasks.answers.extract` for `prefix`)."""
         return answers.extract(self.answer_type, text, self.choices, prefix)[0]
 
-    def answer_candidates(self, text: str, prefix: str | None = None) -> tuple[str | None, list[str]]:
-        """(prediction, all candidates considered), as the paper's evaluator computes them."""
-        return answers.extract(self.answer_type, text, self.choices, prefix)
+    def answer_candidates(
+        self, text: str, prefix: str | None = None, strict: bool = False
+    ) -> tuple[str | None, list[str]]:
+        """(prediction, all candidates considered), as the paper's evaluator (or its strict variant) finds them."""
+        return answers.extract(self.answer_type, text, self.choices, prefix, strict)
 
-    def is_correct(self, prediction: str | None, gold: str) -> bool:
-        """Whether an extracted prediction equals the gold answer."""
-        return answers.same_answer(self.answer_type, prediction, gold, self.float_compare)
+    def is_correct(self, prediction: str | None, gold: str, strict: bool = False) -> bool:
+        """Whether an extracted prediction equals the gold answer (strict: every number task by value)."""
+        return answers.same_answer(self.answer_type, prediction, gold, self.float_compare, strict)
 
 
 # --- registry -----------------------------------------------------------------------------------------
