@@ -77,6 +77,7 @@ def create_app(generator: Generator, model_name: str | None = None, max_batch: i
     name = model_name or generator.name
     batcher = Batcher(generator, max_batch=max_batch)
     app = FastAPI(title=f"fcot serve: {name}")
+    app.state.batcher = batcher
     created = int(time.time())
 
     @app.exception_handler(APIError)
@@ -88,6 +89,10 @@ def create_app(generator: Generator, model_name: str | None = None, max_batch: i
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         return _error(400, f"invalid request: {param}: {first.get('msg', 'bad value')}", "invalid_request", param)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        return _error(500, f"generation failed: {type(exc).__name__}: {exc}", "server_error")
 
     def check_model(requested: str | None) -> None:
         if requested not in (None, name):

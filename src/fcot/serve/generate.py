@@ -88,8 +88,9 @@ class Generator:
         tok = self.tokenizer
         batch = tok(prompts, return_tensors="pt", padding=True).to(self.model.device)
         sample = params.temperature > 0
+        copies = params.n if sample else 1  # greedy: one sequence, repeated n times
         kwargs: dict[str, Any] = {"max_new_tokens": params.max_tokens, "do_sample": sample,
-                                  "num_return_sequences": params.n, "pad_token_id": tok.pad_token_id}
+                                  "num_return_sequences": copies, "pad_token_id": tok.pad_token_id}
         if sample:
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
         else:
@@ -102,7 +103,8 @@ class Generator:
         outputs = []
         for i, prompt_ids in enumerate(batch["attention_mask"].sum(dim=1).tolist()):
             texts, reasons, used = [], [], 0
-            for ids in new[i * params.n:(i + 1) * params.n]:
+            rows = new[i * copies:(i + 1) * copies]
+            for ids in rows * (params.n // copies):
                 text, reason, count = self._finish(ids, params)
                 texts.append(text)
                 reasons.append(reason)
@@ -133,6 +135,7 @@ class Batcher:
     def __init__(self, generator: Generator, max_batch: int = 8) -> None:
         self.generator = generator
         self.max_batch = max_batch
+        self.largest_batch = 0  # most prompts generated together so far
         self._pending: list[tuple[str, GenParams, asyncio.Future]] = []
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
@@ -156,6 +159,7 @@ class Batcher:
                 params = self._pending[0][1]
                 group = [p for p in self._pending if p[1] == params][: self.max_batch]
                 self._pending = [p for p in self._pending if p not in group]
+                self.largest_batch = max(self.largest_batch, len(group))
                 try:
                     outs = await asyncio.to_thread(self.generator.generate, [p[0] for p in group], params)
                 except Exception as exc:  # noqa: BLE001 - handed to each waiting request

@@ -1,0 +1,56 @@
+"""SIGKILL `fcot teach` at random moments and resume: nothing is lost and no cached request is sent again."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import output
+
+from fcot.teacher.cache import CompletionCache
+
+QUESTIONS = 60
+
+
+def test_sigkill_and_resume(serve_faults, tmp_path, shared_data):
+    server = serve_faults(latency=0.03, fault_rate=0.1)
+    cache = tmp_path / "c.sqlite3"
+    cmd = [sys.executable, "-m", "fcot", "teach", "--task", "multiarith", "--teacher", "openai:m", "--limit",
+           str(QUESTIONS), "--base-url", server.url, "--out", str(tmp_path), "--cache", str(cache), "-j", "4",
+           "--backoff", "0.02", "--timeout", "1", "--save-every", "0.3", "--data-dir", str(shared_data)]
+    rng = random.Random(7)
+    kills, growth = 0, []
+    while kills < 5:
+        sent_before = len(server.attempts)
+        cached_before = CompletionCache(cache).prompts() if cache.exists() else set()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        target = sent_before + rng.randint(3, 25)
+        while len(server.attempts) < target and proc.poll() is None:
+            time.sleep(0.005)
+        assert proc.poll() is None, "the run finished before it could be killed; lower the kill targets"
+        time.sleep(rng.random() * 0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        time.sleep(0.2)  # let requests already on the wire reach the server log
+        resent = [a for a in server.attempts[sent_before:] if a["prompt"] in cached_before]
+        assert not resent, f"run {kills} re-sent {len(resent)} cached requests"
+        growth.append(len(CompletionCache(cache).prompts()) - len(cached_before))
+    assert sum(g > 0 for g in growth) >= 4, growth  # answers received before each kill were kept
+    sent_before = len(server.attempts)
+    cached_before = CompletionCache(cache).prompts()
+    final = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    assert not [a for a in server.attempts[sent_before:] if a["prompt"] in cached_before]
+    written = output(tmp_path, "m", "multiarith")
+    assert len(written["data"]) == QUESTIONS and written["metadata"]["complete"] is True
+    for key, rows in written["data"].items():
+        assert [r["completion_index"] for r in rows] == [0] and rows[0]["sample_index"] == int(key)
+    answered = {e["prompt"] for e in server.log}
+    assert all(r["prompt"] in answered and r["reasoning_prompt"] in answered
+               for rows in written["data"].values() for r in rows)
+    assert len(cached_before) < 2 * QUESTIONS  # the last run still had work to do

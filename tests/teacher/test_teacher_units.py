@@ -1,0 +1,82 @@
+"""Cache, rate limiter, prices and retry policy on their own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from fcot.errors import ConfigError
+from fcot.teacher.cache import Choice, CompletionCache, request_key
+from fcot.teacher.limits import RateLimiter
+from fcot.teacher.openai_backend import is_retryable, retry_after
+from fcot.teacher.pricing import load_prices, price_for
+from fcot.teacher.teach import TeachConfig
+
+
+def test_cache_survives_reopen_and_keys_on_every_field(tmp_path):
+    identity = {"backend": "openai", "model": "m"}
+    key = request_key(identity, "Q: 1+1?", {"max_tokens": 8}, 0)
+    assert key != request_key(identity, "Q: 1+1?", {"max_tokens": 9}, 0)
+    assert key != request_key(identity, "Q: 1+1?", {"max_tokens": 8}, 1)
+    assert key != request_key({**identity, "model": "n"}, "Q: 1+1?", {"max_tokens": 8}, 0)
+    cache = CompletionCache(tmp_path / "c.sqlite3")
+    cache.put(key, "Q: 1+1?", 0, Choice(" 2.", "stop", 5, 2))
+    cache.close()
+    reopened = CompletionCache(tmp_path / "c.sqlite3")
+    assert reopened.get(key) == Choice(" 2.", "stop", 5, 2)
+    assert reopened.get(key[::-1]) is None
+    assert reopened.prompts() == {"Q: 1+1?"}
+
+
+def test_rate_limiter_waits_for_tokens():
+    async def go() -> float:
+        limiter = RateLimiter(requests_per_minute=6000, tokens_per_minute=600)  # 10 tokens per second
+        await limiter.acquire(600)  # the first minute's allowance at once
+        start = time.monotonic()
+        await limiter.acquire(5)
+        return time.monotonic() - start
+
+    assert 0.4 < asyncio.run(go()) < 1.5
+
+
+def test_prices_prefix_batch_discount_and_bad_file(tmp_path):
+    table = load_prices()
+    full = price_for("gpt-4o-mini-2024-07-18", table)
+    assert full.cost(1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert price_for("gpt-4o-mini", table, batch=True).cost(1_000_000, 1_000_000) == pytest.approx(0.375)
+    assert not price_for("my-local-model", table).known
+    bad = tmp_path / "prices.json"
+    bad.write_text(json.dumps({"x": [1]}))
+    with pytest.raises(ConfigError, match="prices.json: price of 'x'"):
+        load_prices(bad)
+
+
+def test_retry_policy():
+    import httpx2
+    import openai
+
+    request = httpx2.Request("POST", "http://x/v1/completions")
+
+    def status(code: int, headers: dict | None = None):
+        response = httpx2.Response(code, headers=headers or {}, request=request)
+        return openai.APIStatusError("x", response=response, body=None)
+
+    assert is_retryable(status(429)) and is_retryable(status(503)) and is_retryable(openai.APITimeoutError(request))
+    assert not is_retryable(status(401)) and not is_retryable(status(400)) and not is_retryable(status(404))
+    assert retry_after(status(429, {"retry-after": "2"})) == 2.0
+    assert retry_after(status(429, {"retry-after-ms": "250"})) == 0.25
+    assert retry_after(status(429)) is None
+
+
+def test_config_names_diverse_runs_and_rejects_bad_options():
+    assert TeachConfig(task="t", teacher="openai:m").completion_key == "zs_cot"
+    assert TeachConfig(task="t", teacher="openai:m", samples=8, temperature=0.7).completion_key == "zs_cot_t70_d8"
+    with pytest.raises(ConfigError, match="--temperature"):
+        TeachConfig(task="t", teacher="openai:m", samples=4).validate()
+    with pytest.raises(ConfigError, match="--samples 65"):
+        TeachConfig(task="t", teacher="openai:m", samples=65, temperature=1).validate()
+    with pytest.raises(ConfigError, match="--batch"):
+        TeachConfig(task="t", teacher="recorded:x", batch=True).validate()
