@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fcot.errors import ConfigError
 from fcot.formats import model_metadata_path
 from fcot.student.platform import (
     DEFAULT_POLL_INTERVAL,
@@ -34,15 +35,15 @@ def curate_for_platform(
     platform: str,
     out: Path,
     finetune_key: str,
-    samples: list[dict],
-    info: dict | None = None,
+    result: Any,
     data_format: str = "chat",
     validation_fraction: float = 0.1,
     seed: int = 0,
 ) -> Path:
-    """Write curated samples as the platform's training (and validation) file and say where they went."""
+    """Write a `CurateResult` as the platform's training (and validation) file and say where it went."""
     check_platform(platform)
-    files = write_finetune_files(out, finetune_key, samples, data_format=data_format,
+    info = {**result.config, "stats": result.stats.to_json()}
+    files = write_finetune_files(out, finetune_key, result.samples, data_format=data_format,
                                  validation_fraction=validation_fraction, seed=seed, platform=platform, info=info)
     console, _ = _consoles()
     validation = f" and {files.validation_examples} to {files.validation}" if files.validation else ""
@@ -61,10 +62,11 @@ def _event_line(event: dict) -> str:
 def train_on(
     platform: str,
     out: Path,
-    finetune_key: str,
-    base_model: str,
+    finetune_key: str | None,
+    base_model: str | None,
+    train_file: Path | None = None,
     base_url: str | None = None,
-    epochs: int | None = None,
+    epochs: float | None = None,
     batch_size: int | None = None,
     learning_rate_multiplier: float | None = None,
     suffix: str | None = None,
@@ -77,9 +79,18 @@ def train_on(
     from rich.markup import escape
 
     check_platform(platform)
+    if not base_model:
+        raise ConfigError("--base-model is missing; name a model the platform can fine-tune, "
+                          "e.g. gpt-4.1-nano-2025-04-14")
+    if not finetune_key and train_file is None:
+        raise ConfigError("--finetune-key is missing; name the curated data, e.g. --finetune-key zs_cot_multiarith")
+    finetune_key = finetune_key or train_file.name.removesuffix(".jsonl").removeprefix("F_")
+    if epochs is not None and epochs != int(epochs):
+        raise ConfigError(f"--epochs {epochs}: the platform trains whole epochs; use an integer")
     console, err = _consoles()
     client = make_client(base_url)
-    hyper = {"n_epochs": epochs, "batch_size": batch_size, "learning_rate_multiplier": learning_rate_multiplier}
+    hyper = {"n_epochs": None if epochs is None else int(epochs), "batch_size": batch_size,
+             "learning_rate_multiplier": learning_rate_multiplier}
     where = model_metadata_path(out, finetune_key)
     with err.status(f"fine-tuning {base_model} on {finetune_key}") as status:
 
@@ -94,7 +105,7 @@ def train_on(
         try:
             meta = train_on_platform(out, finetune_key, base_model, client, hyperparameters=hyper, suffix=suffix,
                                      seed=seed, prices=load_training_prices(prices), poll_interval=poll_interval,
-                                     wait=wait, on_update=show)
+                                     wait=wait, on_update=show, training_file=train_file)
         except KeyboardInterrupt:
             status.stop()
             err.print(f"interrupted: the job keeps running on the platform; re-run the same command to re-attach "
