@@ -1,0 +1,59 @@
+"""`fcot curate`: keep the teacher's correct rationales of the train split and write them as training samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fcot.cli import app
+from fcot.cli.common import DataDirOption, Optional, OutDirOption, console
+
+
+@app.command()
+def curate(
+    source: str = typer.Argument(..., metavar="COMPLETIONS_FILE_OR_DIR",
+                                 help="Completion file (D_<task>.json), a folder of them, a Dataset file, or a task "
+                                 "key (its recorded text-davinci-002 completions; its Dataset for ft_token)."),
+    template: str = typer.Option("ft_cot_token", "--template", help="ft_cot_token, ft_cot_natural, or ft_token "
+                                 "(vanilla fine-tuning on gold answers)."),
+    model_type: str = typer.Option("decoder", "--model-type", help="decoder or encoder_decoder (T5-class)."),
+    split: str = typer.Option("train", "--split", help="Part of the task's split to curate (never test)."),
+    split_name: str = typer.Option("default", "--split-name", help="Split file split/<task>__<name>.json."),
+    max_rationale_tokens: Optional[int] = typer.Option(
+        None, "--max-rationale-tokens", min=1, help="Drop rationales longer than N words and punctuation marks."),
+    dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),
+    stop_phrase: str = typer.Option("END", "--stop-phrase", help="Appended to each label after a space ('' for "
+                                    "none); generation stops there."),
+    out: Path = OutDirOption,
+    data_dir: Optional[Path] = DataDirOption,
+) -> None:
+    """Write finetune_data/P_<model_type>/F_<key>.jsonl (+ .curate.json with config and stats) per task."""
+    from rich.table import Table
+
+    from fcot.curate import check_trainable, curate as curate_completions, curate_dataset, curated_path, load_sources
+    from fcot.curate import write_curated
+    from fcot.formats import Dataset
+
+    check_trainable(template, model_type)
+    options = dict(template=template, model_type=model_type, split=split, split_name=split_name, data_dir=data_dir,
+                   stop_phrase=stop_phrase or None)
+    results = []
+    for src in load_sources(source, template, data_dir):
+        if isinstance(src, Dataset):
+            result = curate_dataset(src, **options)
+        else:
+            result = curate_completions(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe, **options)
+        results.append((result, write_curated(result, curated_path(out, result))))
+
+    folders = sorted({str(path.parent) for _, path in results})
+    table = Table(title=f"curated {template} for {model_type} models, {split} split",
+                  caption=f"written to {', '.join(folders)}/F_*.jsonl")
+    table.add_column("task", no_wrap=True)
+    for column in ("train", "outputs", "correct", "long", "dupes", "kept"):
+        table.add_column(column, justify="right")
+    for result, path in results:
+        s = result.stats
+        table.add_row(s.dataset_key, str(s.split_samples), str(s.completions), str(s.correct), str(s.too_long),
+                      str(s.duplicates), str(s.kept))
+    console.print(table)

@@ -1,0 +1,44 @@
+"""Curate teacher rationales into training samples in the paper's formats (`ft_cot_token`, `ft_cot_natural`, `ft_token`).
+
+    result = curate(CompletionDataset.load("D_multiarith.json"), "multiarith", template="ft_cot_token")
+    write_curated(result, curated_path("fcot-out", result))
+"""
+
+from __future__ import annotations
+
+from fcot.curate.io import curated_path, finetune_key, load_sources, read_sidecar, sidecar_path, write_curated
+from fcot.curate.samples import (
+    COT_TEMPLATES,
+    DEFAULT_STOP_PHRASE,
+    MODEL_TYPES,
+    TEMPLATES,
+    CurateResult,
+    CurateStats,
+    check_trainable,
+    count_words,
+    curate,
+    curate_dataset,
+    split_indices,
+    step2_correct,
+)
+
+__all__ = [
+    "COT_TEMPLATES",
+    "CurateResult",
+    "CurateStats",
+    "DEFAULT_STOP_PHRASE",
+    "MODEL_TYPES",
+    "TEMPLATES",
+    "check_trainable",
+    "count_words",
+    "curate",
+    "curate_dataset",
+    "curated_path",
+    "finetune_key",
+    "load_sources",
+    "read_sidecar",
+    "sidecar_path",
+    "split_indices",
+    "step2_correct",
+    "write_curated",
+]

@@ -1,0 +1,83 @@
+"""Where curated samples come from (completion files, folders, task keys) and where they go (JSONL + sidecar).
+
+Output: `<out>/finetune_data/P_<model_type>/F_<finetune_key>.jsonl`, one `{"sample_index", "completion_index",
+"input", "label", "prompt", "completion"}` per line, and `F_<finetune_key>.curate.json` with the config and stats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fcot.curate.samples import CurateResult
+from fcot.errors import DataError
+from fcot.formats import CompletionDataset, Dataset, finetune_data_path, read_json, write_json, write_jsonl
+from fcot.resources import data_dir as resolve_data_dir
+from fcot.tasks import get_task
+
+DEFAULT_TEACHER_DIR = "completion_data/B_text-davinci-002__C_zs_cot"  # the recorded completions in fcot-data
+SIDECAR_SUFFIX = ".curate.json"
+
+
+def finetune_key(result: CurateResult) -> str:
+    """The paper's finetune key: `<dataset>` for ft_token, `zs_cot_<dataset>` for ft_cot_token."""
+    key = result.stats.dataset_key
+    template = result.stats.template
+    if template == "ft_token":
+        return key
+    completion_key = result.config.get("completion_key") or "zs_cot"
+    return f"{completion_key}_{key}" if template == "ft_cot_token" else f"{completion_key}_natural_{key}"
+
+
+def curated_path(out_dir: str | Path, result: CurateResult) -> Path:
+    """`<out>/finetune_data/P_<model_type>/F_<finetune_key>.jsonl`."""
+    return finetune_data_path(out_dir, result.stats.model_type, finetune_key(result))
+
+
+def sidecar_path(path: str | Path) -> Path:
+    """The config-and-stats file next to a curated JSONL (`F_x.jsonl` -> `F_x.curate.json`)."""
+    path = Path(path)
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def write_curated(result: CurateResult, path: str | Path) -> Path:
+    """Write the samples as JSONL and the config + stats sidecar, both atomically; returns the JSONL path."""
+    path = Path(path)
+    write_jsonl(path, result.samples)
+    write_json(sidecar_path(path), {**result.config, "samples": len(result.samples), "stats": result.stats.to_json()})
+    return path
+
+
+def read_sidecar(path: str | Path) -> dict | None:
+    """The curation config next to a curated JSONL, or None when there is none."""
+    side = sidecar_path(path)
+    return read_json(side) if side.exists() else None
+
+
+def load_sources(source: str | Path, template: str, data_dir: str | Path | None = None
+                 ) -> list[CompletionDataset | Dataset]:
+    """Completion datasets (or Datasets for ft_token) named by a file, a folder of `D_*.json`, or a task key."""
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(path.glob("D_*.json")) or sorted(path.glob("*.json"))
+        if not files:
+            raise DataError(f"{path}: no completion files (D_<task>.json) in this folder")
+        return [_load_file(f) for f in files]
+    if path.exists():
+        return [_load_file(path)]
+    if path.suffix or "/" in str(source):
+        raise DataError(f"{path}: no such file or folder; pass a completions file, a folder of them or a task key")
+    task = get_task(str(source))
+    root = resolve_data_dir(data_dir)
+    if template == "ft_token":
+        return [task.load_dataset(root)]
+    bundled = root / DEFAULT_TEACHER_DIR / f"D_{task.key}.json"
+    if not bundled.exists():
+        raise DataError(f"task {task.key}: no recorded teacher completions at {bundled}; run `fcot teach` first")
+    return [CompletionDataset.load(bundled)]
+
+
+def _load_file(path: Path) -> CompletionDataset | Dataset:
+    raw = read_json(path)
+    if isinstance(raw, dict) and isinstance(raw.get("data"), list):
+        return Dataset.from_json(raw, where=str(path))
+    return CompletionDataset.from_json(raw, where=str(path))

@@ -1,0 +1,199 @@
+"""Turn teacher completions (or gold answers) into training samples: train split only, correct answers only.
+
+A completion is kept when the paper's evaluator finds the gold answer in its step-2 completion; every
+correct completion of a sample becomes one training sample (diverse reasoning is used as is).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from fcot.errors import ConfigError, DataError
+from fcot.evaluate import Evaluator
+from fcot.formats import CompletionDataset, Dataset
+from fcot.tasks import Task, as_task
+from fcot.templates import format_input, format_label
+
+log = logging.getLogger(__name__)
+
+COT_TEMPLATES = ("ft_cot_token", "ft_cot_natural")
+TEMPLATES = ("ft_token", *COT_TEMPLATES)
+MODEL_TYPES = ("decoder", "encoder_decoder")
+DEFAULT_STOP_PHRASE = "END"  # the label ends with " END"; generation stops there
+_WORDS = re.compile(r"\w+|[^\w\s]")
+
+
+def count_words(text: str) -> int:
+    """Words and punctuation marks in text: a tokenizer-free stand-in for a model's token count."""
+    return len(_WORDS.findall(text))
+
+
+@dataclass
+class CurateStats:
+    """What curation kept and dropped for one task."""
+
+    dataset_key: str
+    template: str
+    model_type: str
+    split_samples: int = 0  # samples in the chosen split part
+    source_samples: int = 0  # of those, samples with at least one completion (or gold answer)
+    completions: int = 0  # completions considered (all completions of those samples)
+    correct: int = 0  # completions whose answer is correct
+    too_long: int = 0  # correct ones dropped by --max-rationale-tokens
+    duplicates: int = 0  # correct ones dropped by --dedupe
+    kept: int = 0  # training samples written
+    kept_samples: int = 0  # distinct questions among them
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CurateResult:
+    """Training samples (`sample_index`, `completion_index`, `input`, `label`, `prompt`, `completion`) and stats."""
+
+    samples: list[dict]
+    stats: CurateStats
+    config: dict = field(default_factory=dict)  # how they were made, written to the sidecar
+
+
+def check_trainable(template: str, model_type: str) -> None:
+    """Raise ConfigError unless template and model type make a trainable pair."""
+    if template not in TEMPLATES:
+        raise ConfigError(f"template {template!r} cannot be trained on; use one of {', '.join(TEMPLATES)}")
+    if model_type not in MODEL_TYPES:
+        raise ConfigError(f"model type {model_type!r} is unknown; use decoder or encoder_decoder")
+    if template == "ft_cot_natural" and model_type == "encoder_decoder":
+        raise ConfigError("template ft_cot_natural is decoder-only; use ft_cot_token for encoder-decoder models")
+
+
+def split_indices(task: Task, split: str = "train", split_name: str = "default", data_dir: str | Path | None = None
+                  ) -> list[int]:
+    """Sample indices of one part of a task's split; the test part is refused, so it never leaks into training."""
+    if split == "test":
+        raise ConfigError("--split test would train on test samples; curate the train split (--split train)")
+    parts = task.load_split(split_name, data_dir)
+    if split not in parts:
+        raise ConfigError(f"split {task.key}__{split_name} has no part {split!r}; available: {', '.join(parts)}")
+    return parts[split]
+
+
+def step2_correct(task: Task, prediction_template: str = "zs_cot") -> Callable[[dict], bool]:
+    """The paper's filter: its evaluator finds the gold answer in the step-2 completion."""
+    evaluator = Evaluator(task, prediction_template)
+    return lambda c: bool(evaluator.check(c)["correct"])
+
+
+def _row(template: str, model_type: str, task: Task, source: dict, stop_phrase: str | None) -> dict:
+    text_in = format_input(template, source, model_type=model_type, task=task)
+    label = format_label(template, source, model_type=model_type, stop_phrase=stop_phrase)
+    return {
+        "sample_index": int(source["sample_index"]),
+        "completion_index": int(source.get("completion_index", 0)),
+        "input": text_in,
+        "label": label,
+        "prompt": text_in,
+        "completion": label,
+    }
+
+
+def curate(
+    completions: CompletionDataset,
+    task: Task | str | None = None,
+    template: str = "ft_cot_token",
+    model_type: str = "decoder",
+    *,
+    split: str = "train",
+    split_name: str = "default",
+    sample_indices: list[int] | None = None,
+    data_dir: str | Path | None = None,
+    max_rationale_tokens: int | None = None,
+    count_tokens: Callable[[str], int] = count_words,
+    dedupe: bool = False,
+    stop_phrase: str | None = DEFAULT_STOP_PHRASE,
+    is_correct: Callable[[dict], bool] | None = None,
+) -> CurateResult:
+    """Training samples from the correct teacher completions of a task's train split."""
+    check_trainable(template, model_type)
+    if template not in COT_TEMPLATES:
+        raise ConfigError(f"template {template} trains on gold answers, not teacher completions; "
+                          f"curate the task's Dataset instead (e.g. `fcot curate {completions.dataset_key} --template ft_token`)")
+    task = as_task(task or completions.dataset_key)
+    if task.key != completions.dataset_key:
+        raise DataError(f"completions are for {completions.dataset_key!r}, not task {task.key!r}; pass the matching task")
+    indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
+    is_correct = is_correct or step2_correct(task, completions.prediction_template)
+    stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
+    samples: list[dict] = []
+    seen: set[tuple[int, str]] = set()
+    for index in indices:
+        rows = completions.data.get(index, [])
+        stats.source_samples += bool(rows)
+        for c in rows:
+            stats.completions += 1
+            if not is_correct(c):
+                continue
+            stats.correct += 1
+            if "reasoning_completion" not in c:
+                raise DataError(f"completions for {task.key}: sample {index} has no reasoning_completion; "
+                                "Fine-tune-CoT needs Zero-shot-CoT (zs_cot) completions")
+            rationale = (c["reasoning_completion"] or "").strip()
+            if max_rationale_tokens is not None and count_tokens(rationale) > max_rationale_tokens:
+                stats.too_long += 1
+                continue
+            key = (index, " ".join(rationale.split()))
+            if dedupe and key in seen:
+                stats.duplicates += 1
+                continue
+            seen.add(key)
+            samples.append(_row(template, model_type, task, c, stop_phrase))
+    if not samples:
+        raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in split "
+                        f"part {split!r} ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
+    stats.kept = len(samples)
+    stats.kept_samples = len({s["sample_index"] for s in samples})
+    log.info("%s: kept %d of %d completions", task.key, stats.kept, stats.completions)
+    completion_key = completions.metadata.get("completion_key") or completions.prediction_template
+    config = {"source": "completions", "teacher": completions.base_model, "completion_key": completion_key,
+              "split": split, "split_name": split_name,
+              "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
+    return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
+
+
+def curate_dataset(
+    dataset: Dataset,
+    task: Task | str | None = None,
+    template: str = "ft_token",
+    model_type: str = "decoder",
+    *,
+    split: str = "train",
+    split_name: str = "default",
+    sample_indices: list[int] | None = None,
+    data_dir: str | Path | None = None,
+    stop_phrase: str | None = DEFAULT_STOP_PHRASE,
+) -> CurateResult:
+    """Vanilla fine-tuning samples (`ft_token`): the train split's questions with their gold answers."""
+    check_trainable(template, model_type)
+    if template != "ft_token":
+        raise ConfigError(f"template {template} needs teacher rationales; curate a completions file instead of a Dataset")
+    task = as_task(task or dataset.dataset_key)
+    indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
+    chosen = dataset.select(indices)
+    samples = [_row(template, model_type, task, s, stop_phrase) for s in chosen]
+    if not samples:
+        raise DataError(f"dataset {task.key}: split part {split!r} is empty; nothing to train on")
+    n = len(samples)
+    stats = CurateStats(task.key, template, model_type, split_samples=len(indices), source_samples=n,
+                        completions=n, correct=n, kept=n, kept_samples=n)
+    config = {"source": "dataset", "teacher": None, "split": split, "split_name": split_name,
+              "max_rationale_tokens": None, "dedupe": False}
+    return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
+
+
+def _config(template: str, model_type: str, stop_phrase: str | None, task: Task, extra: dict) -> dict:
+    return {"dataset_key": task.key, "template": template, "model_type": model_type, "stop_phrase": stop_phrase,
+            **extra}
