@@ -1,0 +1,96 @@
+"""`fcot train`: fine-tune a student (LoRA or full) on a curated JSONL into runs/<name>/; `accelerate launch` scales it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from fcot.cli import app
+from fcot.cli.common import Optional, console, err_console
+
+
+@app.command()
+def train(
+    train_file: Path = typer.Argument(..., metavar="CURATED_FILE", help="Curated JSONL from `fcot curate`."),
+    model: Optional[str] = typer.Option(None, "--model", help="smollm2-135m-instruct (default), a model folder, "
+                                        "a .gguf file or a hub name."),
+    lora: Optional[bool] = typer.Option(None, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the data (default 3)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 3e-4 LoRA, 5e-5 full)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step and device (default 8)."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Longest sample in tokens (default 512); longer "
+                                          "ones are dropped."),
+    batching: Optional[str] = typer.Option(None, "--batching", help="group_by_length (default), packed "
+                                           "(padding-free, decoders) or padded."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="fp32 (default) or bf16 autocast."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
+                                               "flags override it."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<curated file name>)."),
+    resume: Optional[bool] = typer.Option(None, "--resume/--restart", help="Resume from the run folder's last "
+                                          "checkpoint (default: whenever there is one) or ignore it."),
+) -> None:
+    """Fine-tune a student; the run folder gets the model, fcot.yaml and train_metrics.json (resumable)."""
+    from fcot.student import StudentConfig
+    from fcot.student import train as run_train
+
+    overrides = dict(model=model, lora=lora, epochs=epochs, max_steps=max_steps, learning_rate=lr,
+                     batch_size=batch_size, max_len=max_len, batching=batching, precision=precision, seed=seed)
+    if config_file is not None:
+        config = StudentConfig.from_yaml(config_file, **overrides)
+    else:
+        config = StudentConfig.from_mapping({}, where="flags", **overrides)
+    out = out or Path("runs") / train_file.stem
+    main_process = os.environ.get("RANK", "0") == "0"
+    _quiet_libraries()
+    with _progress(main_process) as report:
+        result = run_train(config, train_file, out, resume=resume, progress=report)
+    if main_process:
+        first, last = result.losses[0]["loss"], result.losses[-1]["loss"]
+        best = f", best checkpoint {result.best_checkpoint}" if result.best_checkpoint else ""
+        console.print(f"trained {result.global_step} steps: loss {first:.3f} -> {last:.3f}, "
+                      f"{result.tokens_per_s:,.0f} tokens/s, {result.wall_time_s:.0f} s{best}\nmodel in {out}",
+                      highlight=False, soft_wrap=True)
+
+
+def _quiet_libraries() -> None:
+    """Keep library progress bars and info logs off the terminal; fcot shows its own progress."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+
+
+class _progress:
+    """A rich progress bar showing step, loss and tokens/s (nothing on non-main processes)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[info]}")]
+        self.bar = Progress(*columns, console=err_console, transient=True)
+        self.bar.__enter__()
+        task = self.bar.add_task("train", total=None, info="")
+
+        def report(event: dict) -> None:
+            loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
+            info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
+            self.bar.update(task, total=event["max_steps"], completed=event["step"], info=info)
+
+        return report
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,23 @@
+"""The student: load a small model, fine-tune it on curated samples (LoRA or full), write `runs/<name>/`.
+
+    result = train(StudentConfig(model="smollm2-135m-instruct", epochs=3), "F_zs_cot_multiarith.jsonl", "runs/demo")
+"""
+
+from __future__ import annotations
+
+from fcot.student.config import StudentConfig
+from fcot.student.model import DEFAULT_STUDENT, LoadedModel, load_model
+from fcot.student.train import CONFIG_FILE, METRICS_FILE, TrainResult, is_complete, last_checkpoint, train
+
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_STUDENT",
+    "LoadedModel",
+    "METRICS_FILE",
+    "StudentConfig",
+    "TrainResult",
+    "is_complete",
+    "last_checkpoint",
+    "load_model",
+    "train",
+]

@@ -1,0 +1,99 @@
+"""`StudentConfig`: every knob of `fcot train`, typed, with a YAML round trip.
+
+    # fcot train finetune.jsonl --config student.yaml --out runs/demo
+    model: smollm2-135m-instruct
+    lora: true
+    epochs: 3
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fcot.errors import ConfigError
+
+DEFAULT_MODEL = "smollm2-135m-instruct"
+LORA_LR = 3e-4  # LoRA adapters start at zero and tolerate (need) a larger step than full fine-tuning
+FULL_LR = 5e-5
+
+
+class StudentConfig(BaseModel):
+    """How to fine-tune a student on curated samples."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), validate_assignment=True)
+
+    # --- model
+    model: str = DEFAULT_MODEL  # alias, local HF folder, .gguf file or hub name (see fcot.student.model)
+    lora: bool = True  # LoRA adapters (merged into the base at the end) instead of full fine-tuning
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_targets: str | list[str] = "all-linear"  # peft target_modules
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast matmuls to bfloat16 (weights stay fp32)
+
+    # --- data
+    max_len: int = Field(512, ge=8)  # tokens of input + label; longer samples are dropped, not cut
+    batching: Literal["group_by_length", "packed", "padded"] = "group_by_length"
+    # group_by_length: batches of similar length (little padding); packed: each batch flattened into one
+    # padding-free row (decoders only); padded: input order, padded to the longest (the plain baseline)
+    val_fraction: float = Field(0.05, ge=0, lt=1)  # of the train questions, held out to pick the best checkpoint
+    val_max: int = Field(64, ge=1)  # at most this many validation samples
+
+    # --- optimisation
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
+    learning_rate: float | None = Field(None, gt=0)  # None: 3e-4 with LoRA, 5e-5 full
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    lr_scheduler: str = "linear"
+    seed: int = 0
+
+    # --- checkpoints and logging
+    eval_steps: int | None = Field(None, ge=1)  # evaluate and checkpoint every N steps; None: every epoch
+    save_total_limit: int = Field(2, ge=1)  # checkpoints kept (the best one is always among them)
+
+    @property
+    def resolved_lr(self) -> float:
+        return self.learning_rate or (LORA_LR if self.lora else FULL_LR)
+
+    def resolved(self) -> "StudentConfig":
+        """A copy with defaults that depend on other fields filled in (learning rate)."""
+        return self.model_copy(update={"learning_rate": self.resolved_lr})
+
+    def to_yaml(self, header: str | None = None) -> str:
+        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        return f"# {header}\n{text}" if header else text
+
+    @classmethod
+    def from_mapping(cls, raw: Any, where: str = "config", **overrides: Any) -> "StudentConfig":
+        """Validate a mapping (a `student:` section is unwrapped) plus overrides, reporting every problem at once."""
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: expected a mapping of StudentConfig fields, got {type(raw).__name__}")
+        if isinstance(raw.get("student"), dict):
+            raw = raw["student"]
+        values = {**raw, **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{where}: {problems}") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> "StudentConfig":
+        """Load a StudentConfig YAML (or an `fcot.yaml` with a `student:` section), then apply overrides."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: no such config file") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        return cls.from_mapping(raw, where=str(path), **overrides)

@@ -1,0 +1,210 @@
+"""`train()`: fine-tune a student on curated samples into `runs/<name>/`, resuming from checkpoints.
+
+The run dir ends with the final model + tokenizer (LoRA adapters merged into the base, so it loads like
+any model), `fcot.yaml` (the resolved config and data), `train_metrics.json`, the `checkpoints/` it
+was picked from, and a `.fcot-complete` marker written last: a dir without it is unfinished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from fcot.errors import ConfigError
+from fcot.formats import read_json, write_atomic, write_json
+from fcot.student.config import StudentConfig
+from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
+from fcot.student.model import DONE_MARKER, load_model
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+CONFIG_FILE = "fcot.yaml"
+METRICS_FILE = "train_metrics.json"
+
+
+@dataclass
+class TrainResult:
+    """Where the model went and how training went."""
+
+    out_dir: Path
+    global_step: int
+    losses: list[dict]  # {"step", "loss", "epoch"} per optimizer step
+    eval_losses: list[dict] = field(default_factory=list)  # {"step", "eval_loss"}
+    best_checkpoint: str | None = None  # the checkpoint the final model comes from (None: the last step)
+    real_tokens: int = 0  # non-padding tokens trained on, over all sessions
+    tokens_per_s: float = 0.0  # real tokens per second of training-step time, this session
+    wall_time_s: float = 0.0  # training seconds over all sessions
+    train_samples: int = 0
+    val_samples: int = 0
+    dropped_too_long: int = 0
+    resumed_from: str | None = None
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "out_dir": str(self.out_dir)}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "TrainResult":
+        return cls(**{**raw, "out_dir": Path(raw["out_dir"])})
+
+
+def is_complete(out_dir: str | Path) -> bool:
+    """Whether a run dir holds a finished run."""
+    return (Path(out_dir) / DONE_MARKER).exists()
+
+
+def last_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest `checkpoints/checkpoint-N` of a run dir, if any."""
+    found = [p for p in (Path(out_dir) / CHECKPOINTS).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _run_record(config: StudentConfig, train_file: Path, meta: dict | None, model_type: str) -> dict:
+    meta = meta or {}
+    return {
+        "student": config.resolved().model_dump(mode="json"),
+        "data": {"train_file": str(train_file.resolve()), "sha256": _sha256(train_file),
+                 **{k: meta.get(k) for k in ("dataset_key", "template", "stop_phrase", "teacher")}},
+        "model_type": model_type,
+        "lora_merged": config.lora,
+    }
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    return a.get("student") == b.get("student") and a.get("data", {}).get("sha256") == b.get("data", {}).get("sha256")
+
+
+def _read_record(out_dir: Path) -> dict:
+    path = out_dir / CONFIG_FILE
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def train(
+    config: StudentConfig,
+    train_file: str | Path,
+    out_dir: str | Path,
+    *,
+    resume: bool | None = None,
+    progress: Callable[[dict], None] | None = None,
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Fine-tune `config.model` on a curated JSONL into out_dir; resumes from its checkpoints when there are some."""
+    train_file, out_dir = Path(train_file), Path(out_dir)
+    data = read_train_file(train_file)
+    if is_complete(out_dir):
+        return _finished_run(config, data.path, out_dir)
+    checkpoint = last_checkpoint(out_dir)
+    if resume and checkpoint is None:
+        raise ConfigError(f"{out_dir}: --resume given but there is no checkpoint to resume from; drop --resume")
+    if resume is False:
+        checkpoint = None
+
+    loaded = load_model(config.model)
+    check_model_type(data, loaded.model_type)
+    record = _run_record(config, data.path, data.meta, loaded.model_type)
+    previous = _read_record(out_dir)
+    if checkpoint is not None and previous and not _same_run(previous, record):
+        raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
+                          "use another --out, or delete the folder to start over")
+    header = f"fcot train {data.path} --out {out_dir}"
+    write_atomic(out_dir / CONFIG_FILE, f"# {header}\n" + yaml.safe_dump(record, sort_keys=False))
+
+    rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.val_max, config.seed)
+    samples_train, dropped = tokenize(rows_train, loaded.tokenizer, loaded.model_type, config.max_len)
+    samples_val, dropped_val = tokenize(rows_val, loaded.tokenizer, loaded.model_type, config.max_len)
+    if not samples_train:
+        raise ConfigError(f"{data.path}: all {len(rows_train)} samples are longer than max_len={config.max_len} "
+                          "tokens; raise --max-len")
+    if dropped + dropped_val:
+        log.warning("%s: dropped %d samples longer than max_len=%d tokens", data.path, dropped + dropped_val,
+                    config.max_len)
+    return _fit(config, loaded, samples_train, samples_val, out_dir, checkpoint, progress, callbacks or [],
+                dropped + dropped_val)
+
+
+def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_val: list[dict], out_dir: Path,
+         checkpoint: Path | None, progress: Callable[[dict], None] | None, callbacks: list, dropped: int
+         ) -> TrainResult:
+    import torch
+
+    from fcot.student.trainer import MetricsCallback, TokenCounter, build_trainer, is_out_of_memory
+
+    torch.manual_seed(config.seed)
+    counter = TokenCounter(encoder_decoder=loaded.model_type == "encoder_decoder")
+    metrics = MetricsCallback(counter, progress)
+    if checkpoint is not None:
+        metrics.resume_from(checkpoint)
+        log.info("resuming from %s", checkpoint)
+    trainer = build_trainer(config, loaded.model, loaded.tokenizer, loaded.model_type, samples_train, samples_val,
+                            out_dir / CHECKPOINTS, [metrics, *callbacks])
+    hook = trainer.model.register_forward_pre_hook(counter, with_kwargs=True)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise ConfigError(f"out of memory training {config.model} with batch size {config.batch_size} and "
+                              f"max_len {config.max_len}; retry with a smaller --batch-size or --max-len") from exc
+        raise
+    finally:
+        hook.remove()
+    session_tokens = int(trainer.accelerator.reduce(torch.tensor(counter.tokens), "sum"))
+    session_seconds = metrics.session_seconds
+    state = trainer.state
+    history = state.log_history
+    result = TrainResult(
+        out_dir=out_dir,
+        global_step=state.global_step,
+        losses=[{"step": h["step"], "loss": h["loss"], "epoch": h.get("epoch")} for h in history if "loss" in h],
+        eval_losses=[{"step": h["step"], "eval_loss": h["eval_loss"]} for h in history if "eval_loss" in h],
+        best_checkpoint=state.best_model_checkpoint,
+        real_tokens=metrics.prior_tokens + session_tokens,
+        tokens_per_s=session_tokens / max(metrics.step_seconds, 1e-9),
+        wall_time_s=metrics.prior_seconds + session_seconds,
+        train_samples=len(samples_train),
+        val_samples=len(samples_val),
+        dropped_too_long=dropped,
+        resumed_from=str(checkpoint) if checkpoint else None,
+    )
+    if trainer.is_world_process_zero():
+        _save_final(trainer, loaded.tokenizer, config, out_dir, result)
+    trainer.accelerator.wait_for_everyone()
+    return result
+
+
+def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Path, result: TrainResult) -> None:
+    """Save the (merged) model and tokenizer next to the run files, then the metrics, then the marker."""
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if config.lora:
+        model = model.merge_and_unload()
+    tmp = out_dir / f".final.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    for item in tmp.iterdir():
+        os.replace(item, out_dir / item.name)
+    tmp.rmdir()
+    write_json(out_dir / METRICS_FILE, result.to_json())
+    (out_dir / DONE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"), encoding="utf-8")
+
+
+def _finished_run(config: StudentConfig, train_file: Path, out_dir: Path) -> TrainResult:
+    """The result of a complete run with the same config; a different config is refused."""
+    previous = _read_record(out_dir)
+    wanted = {"student": config.resolved().model_dump(mode="json"), "data": {"sha256": _sha256(train_file)}}
+    if not _same_run(previous, wanted):
+        raise ConfigError(f"{out_dir}: holds a finished run with another config or train file; "
+                          "use another --out, or delete the folder to train again")
+    log.info("%s: already trained; nothing to do", out_dir)
+    return TrainResult.from_json(read_json(out_dir / METRICS_FILE))

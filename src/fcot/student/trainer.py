@@ -1,0 +1,179 @@
+"""Build the transformers/TRL trainer for a `StudentConfig`: TRL `SFTTrainer` for decoders, `Trainer` for T5-class.
+
+Also the two small hooks fcot adds to it: a forward pre-hook counting real (non-padding) tokens, and a
+callback recording losses, tokens/s and progress, whose counters survive a resume (`fcot_progress.json`
+inside each checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from transformers import TrainerCallback
+
+from fcot.student.config import StudentConfig
+
+PROGRESS_FILE = "fcot_progress.json"
+
+
+class TokenCounter:
+    """Counts the non-padding tokens of every training forward pass (inputs, plus labels for encoder-decoders)."""
+
+    def __init__(self, encoder_decoder: bool = False) -> None:
+        self.encoder_decoder = encoder_decoder
+        self.tokens = 0
+
+    def __call__(self, module: Any, args: tuple, kwargs: dict) -> None:
+        if not module.training:
+            return
+        mask = kwargs.get("attention_mask")
+        ids = kwargs.get("input_ids", args[0] if args else None)
+        if mask is not None:
+            self.tokens += int(mask.sum())
+        elif ids is not None:
+            self.tokens += int(ids.numel())  # padding-free rows hold no padding
+        if self.encoder_decoder and kwargs.get("labels") is not None:
+            self.tokens += int((kwargs["labels"] != -100).sum())
+
+
+class MetricsCallback(TrainerCallback):
+    """Losses per step, eval losses, real tokens and train time; reports progress to an optional function."""
+
+    def __init__(self, counter: TokenCounter, progress: Callable[[dict], None] | None = None) -> None:
+        self.counter = counter
+        self.progress = progress
+        self.prior_tokens = 0  # from earlier sessions of a resumed run
+        self.prior_seconds = 0.0
+        self.start = time.perf_counter()
+        self.step_start = self.start
+        self.step_seconds = 0.0  # time inside optimizer steps (forward, backward, update) this session
+        self.last_loss: float | None = None
+
+    def resume_from(self, checkpoint: Path) -> None:
+        saved = json.loads((checkpoint / PROGRESS_FILE).read_text()) if (checkpoint / PROGRESS_FILE).exists() else {}
+        self.prior_tokens = int(saved.get("real_tokens", 0))
+        self.prior_seconds = float(saved.get("train_seconds", 0.0))
+
+    @property
+    def session_seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+    def tokens_per_s(self, world_size: int = 1) -> float:
+        """Real tokens per second of step time (evaluation and checkpoint saving excluded)."""
+        return self.counter.tokens * world_size / max(self.step_seconds, 1e-9)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.perf_counter()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.step_start = time.perf_counter()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.last_loss = float(logs["loss"])
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.step_seconds += time.perf_counter() - self.step_start
+        if self.progress and state.is_world_process_zero:
+            self.progress({"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
+                           "loss": self.last_loss, "tokens_per_s": self.tokens_per_s(args.world_size)})
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                data = {"real_tokens": self.prior_tokens + self.counter.tokens * args.world_size,
+                        "train_seconds": self.prior_seconds + self.session_seconds}
+                (folder / PROGRESS_FILE).write_text(json.dumps(data))
+
+
+def training_arguments(config: StudentConfig, output_dir: Path, model_type: str, has_val: bool) -> Any:
+    """`SFTConfig` (decoders) or `TrainingArguments` (encoder-decoders) for the config."""
+    from transformers import TrainingArguments
+    from trl import SFTConfig
+
+    strategy = "steps" if config.eval_steps else "epoch"
+    common = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.resolved_lr,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        weight_decay=config.weight_decay,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=config.precision == "bf16",
+        logging_strategy="steps",
+        logging_steps=1,
+        eval_strategy=strategy if has_val else "no",
+        save_strategy=strategy,
+        eval_steps=config.eval_steps,
+        save_steps=config.eval_steps or 500,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss" if has_val else None,
+        greater_is_better=False if has_val else None,
+        train_sampling_strategy="group_by_length" if config.batching == "group_by_length" else "random",
+        activation_checkpointing=False,  # small students: recomputation costs more than the memory it saves
+        label_names=["labels"],
+        report_to="none",
+        disable_tqdm=True,  # progress goes through MetricsCallback
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+    if model_type == "encoder_decoder":
+        return TrainingArguments(**common)
+    return SFTConfig(**common, max_length=None, completion_only_loss=True, padding_free=config.batching == "packed",
+                     packing=False, dataset_kwargs={})
+
+
+def lora_config(config: StudentConfig, model_type: str) -> Any:
+    """A peft `LoraConfig` for the config's rank, alpha, dropout and target modules."""
+    from peft import LoraConfig, TaskType
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=config.lora_targets,
+                      task_type=TaskType.SEQ_2_SEQ_LM if model_type == "encoder_decoder" else TaskType.CAUSAL_LM)
+
+
+def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type: str, train_rows: list[dict],
+                  val_rows: list[dict], output_dir: Path, callbacks: list) -> Any:
+    """A ready-to-train transformers/TRL trainer over tokenized samples."""
+    from datasets import Dataset
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Trainer
+    from trl import SFTTrainer
+
+    args = training_arguments(config, output_dir, model_type, has_val=bool(val_rows))
+    train_ds = Dataset.from_list(train_rows)
+    val_ds = Dataset.from_list(val_rows) if val_rows else None
+    if model_type == "encoder_decoder":
+        if config.lora:
+            from peft import get_peft_model
+
+            model = get_peft_model(model, lora_config(config, model_type))
+        collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
+        trainer = Trainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+                          data_collator=collator, processing_class=tokenizer, callbacks=callbacks)
+    else:
+        tokenizer.padding_side = "right"
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+                             processing_class=tokenizer, callbacks=callbacks,
+                             peft_config=lora_config(config, model_type) if config.lora else None)
+    trainer.remove_callback(PrinterCallback)  # logs go to MetricsCallback, not stdout
+    return trainer
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether an exception is the accelerator or CPU allocator running out of memory."""
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
