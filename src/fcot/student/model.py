@@ -220,11 +220,13 @@ def save_tiny_model(path: str | Path, model_type: str = "decoder", seed: int = 0
     torch.manual_seed(seed)
     if model_type == "decoder":
         config = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                             num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True,
+                             num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=False,
+                             initializer_range=0.1,
                              bos_token_id=1, **ids)
         model = LlamaForCausalLM(config)
     else:
-        config = T5Config(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, decoder_start_token_id=0, **ids)
+        config = T5Config(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, decoder_start_token_id=0,
+                          initializer_factor=4.0, **ids)
         model = T5ForConditionalGeneration(config)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)

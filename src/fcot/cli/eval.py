@@ -1,0 +1,133 @@
+"""`fcot eval`: a student (model folder, run folder, .gguf file or alias) answers a task's test split, scored."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from fcot.cli import app
+from fcot.cli.common import DataDirOption, OutDirOption, console, err_console
+from fcot.errors import ConfigError, DataError, ModelError
+
+RUN_CONFIG = "fcot.yaml"
+
+
+def run_info(path: Path) -> dict[str, Any]:
+    """What an `fcot train` run folder's `fcot.yaml` says: base model, template, task, stop phrase, finetune key."""
+    import yaml
+
+    from fcot.student.model import DONE_MARKER
+
+    config_file = path / RUN_CONFIG
+    if not config_file.is_file():
+        return {}
+    if not (path / DONE_MARKER).exists():
+        raise ModelError(f"{path}: training run is unfinished (no {DONE_MARKER}); finish it with fcot train first")
+    try:
+        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise DataError(f"{config_file}: not valid YAML ({str(exc).splitlines()[0]}); fix or remove it") from exc
+    if not isinstance(raw, dict):
+        raise DataError(f"{config_file}: expected a mapping with student: and data: sections; fix or remove it")
+    student = raw.get("student") if isinstance(raw.get("student"), dict) else {}
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    return {"base_model": student.get("model"), "template": data.get("template"), "task": data.get("dataset_key"),
+            "stop_phrase": data.get("stop_phrase"), "finetune_key": path.name}
+
+
+def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:
+    gen = cd.metadata.get("generation", {})
+    return {"task": evaluation.dataset_key, "template": evaluation.template, "n": evaluation.n,
+            "accuracy": evaluation.accuracy, "tokens_per_s": gen.get("tokens_per_s"), "dtype": gen.get("dtype"),
+            "wall_s": round(seconds, 2), "file": str(path)}
+
+
+@app.command("eval")
+def eval_(
+    model: str = typer.Argument(..., help="Model folder, `fcot train` run folder, .gguf file, or smollm2-135m-instruct."),
+    task: Optional[str] = typer.Option(None, "--task", help="Task key (default: the run's task)."),
+    template: Optional[str] = typer.Option(
+        None, "--template", help="zs, zs_cot, fs_cot, ft_token, ft_cot_token or ft_cot_natural (default: the run's "
+        "template, else zs)."),
+    split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test or train."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Prompts generated together."),
+    max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
+                                                 help="Generation limit (default: 128 for CoT templates, else 32)."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto (bf16 where the hardware has it), float32 or bfloat16."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
+    out: Path = OutDirOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="Evaluate a hosted fine-tune (MODEL = its "
+                                           "finetune key) through the platform's API, e.g. openai."),
+    data_dir: Optional[Path] = DataDirOption,
+) -> None:
+    """Generate the student's answers to a task's test split, save them (paper layout) and print the accuracy."""
+    if platform:
+        from fcot.student.platform import PlatformEvalConfig
+        from fcot.student.platform_cli import eval_on
+
+        eval_on(platform, PlatformEvalConfig(finetune_key=model, task=task, template=template, split=split,
+                                             limit=limit, max_tokens=max_new_tokens or 256, out=out,
+                                             data_dir=data_dir))
+        return
+    from fcot.tasks import get_task
+    from fcot.templates import check_template
+
+    info = run_info(Path(model).expanduser())
+    task_key = task or info.get("task")
+    if not task_key:
+        raise ConfigError("--task is missing; name the task to answer, e.g. --task multiarith")
+    task_obj = get_task(task_key)
+    template = template or info.get("template") or "zs"
+    check_template(template)
+    _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, dtype, threads, out,
+              as_json, data_dir)
+
+
+def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
+              max_new_tokens: int | None, dtype: str, threads: int | None, out: Path, as_json: bool,
+              data_dir: Path | None) -> None:
+    """Load the model, generate with a progress bar, and print the result table (or JSON)."""
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+    from transformers.utils import logging as hf_logging
+
+    from fcot.evaluate.generate import evaluate_model, pick_dtype
+    from fcot.formats import completion_path
+    from fcot.student.model import DEFAULT_STUDENT, load_model
+
+    hf_logging.disable_progress_bar()  # our own bar is the only one
+    if threads:
+        torch.set_num_threads(threads)
+    started = time.perf_counter()
+    loaded = load_model(model, dtype=pick_dtype() if dtype == "auto" else dtype)
+    finetune_key = info.get("finetune_key")
+    base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err_console, transient=True, disable=as_json) as progress:
+        bar = progress.add_task(f"{task.key} {template}", total=None)
+        cd, evaluation = evaluate_model(
+            loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
+            base_model=base, batch_size=batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
+            stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
+            progress=lambda n: progress.update(bar, advance=n),
+        )
+    path = completion_path(out, base, template, task.key, finetune_key=finetune_key)
+    result = _describe(cd, evaluation, path, time.perf_counter() - started)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{loaded.name} on {task.key} ({split})")
+    for column in ("task", "template", "n", "accuracy", "tokens/s", "wall time"):
+        table.add_column(column, justify="right" if column not in ("task", "template") else "left")
+    tps = result["tokens_per_s"]
+    table.add_row(result["task"], result["template"], str(result["n"]), f"{100 * result['accuracy']:.2f}%",
+                  f"{tps:.1f}" if tps is not None else "-", f"{result['wall_s']:.1f}s")
+    console.print(table)
+    console.print(f"completions: {path}", highlight=False, soft_wrap=True)

@@ -1,0 +1,112 @@
+"""Batched greedy generation and `evaluate_model` with tiny random-init students on the real MultiArith data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fcot.errors import ConfigError
+from fcot.evaluate.generate import cpu_has_native_bf16, evaluate_model, generate, trim_at_stop
+from fcot.formats import CompletionDataset, completion_path
+from fcot.student.model import load_model, save_tiny_model
+
+PROMPTS = ["3 + 5 =", "Tom has 3 apples and buys 5 more. How many apples does he have?", "Q: x", "Answer Choices:"]
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory):
+    return load_model(save_tiny_model(tmp_path_factory.mktemp("tiny") / "decoder", "decoder"))
+
+
+@pytest.fixture(scope="module")
+def encoder_decoder(tmp_path_factory):
+    return load_model(save_tiny_model(tmp_path_factory.mktemp("tiny") / "t5", "encoder_decoder", seed=3))
+
+
+def test_trim_at_stop_cuts_at_the_earliest_phrase():
+    assert trim_at_stop(" 3 + 5 = 8 --> 8 END junk\nQ: next", ["\nQ:", "END"]) == (" 3 + 5 = 8 --> 8 ", True)
+    assert trim_at_stop("no stop here", ["END"]) == ("no stop here", False)
+    assert trim_at_stop("anything", []) == ("anything", False)
+
+
+def test_cpu_bf16_detection_reads_cpu_flags(tmp_path):
+    (tmp_path / "amx").write_text("flags\t\t: fpu avx2 amx_bf16 amx_tile\n")
+    (tmp_path / "avx2").write_text("flags\t\t: fpu avx2 fma\n")
+    assert cpu_has_native_bf16(tmp_path / "amx")
+    assert not cpu_has_native_bf16(tmp_path / "avx2")
+    assert not cpu_has_native_bf16(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("kind", ["decoder", "encoder_decoder"])
+def test_batched_generation_matches_one_by_one_in_input_order(kind, request):
+    loaded = request.getfixturevalue(kind)
+    batched, stats = generate(loaded.model, loaded.tokenizer, PROMPTS, model_type=kind, max_new_tokens=6, batch_size=3)
+    single = [generate(loaded.model, loaded.tokenizer, [p], model_type=kind, max_new_tokens=6, batch_size=1)[0][0]
+              for p in PROMPTS]
+    assert [g.text for g in batched] == [g.text for g in single]
+    assert all(g.new_tokens <= 6 for g in batched)
+    assert any(g.text for g in batched)
+    assert stats.prompts == 4 and stats.new_tokens == sum(g.new_tokens for g in batched) > 0
+    assert {g.finish_reason for g in batched} <= {"stop", "length"}
+
+
+def test_generation_stops_at_a_stop_phrase_and_trims_it(decoder):
+    free, _ = generate(decoder.model, decoder.tokenizer, PROMPTS, max_new_tokens=12)
+    target = max(free, key=lambda g: len(g.text.strip()))
+    phrase = target.text.strip()[2:4]  # a phrase the model is known to produce (greedy is deterministic)
+    cut = target.text.find(phrase)
+    stopped, _ = generate(decoder.model, decoder.tokenizer, PROMPTS, max_new_tokens=12, stop=[phrase])
+    again = stopped[free.index(target)]
+    assert again.text == target.text[:cut]
+    assert again.finish_reason == "stop"
+    assert again.new_tokens < 12
+
+
+def test_bf16_generation_runs_and_keeps_shapes(tmp_path):
+    loaded = load_model(save_tiny_model(tmp_path / "tiny", "decoder"), dtype="bfloat16")
+    outs, _ = generate(loaded.model, loaded.tokenizer, PROMPTS[:2], max_new_tokens=3, batch_size=2)
+    assert loaded.model.dtype == torch.bfloat16 and len(outs) == 2
+
+
+def test_evaluate_model_writes_paper_file_scores_and_resumes(decoder, shared_data, tmp_path):
+    cd, evaluation = evaluate_model(decoder, "multiarith", "ft_cot_token", limit=3, out_root=tmp_path,
+                                    finetune_key="tiny_run", base_model="tiny", batch_size=2, max_new_tokens=4,
+                                    data_dir=shared_data)
+    path = completion_path(tmp_path, "tiny", "ft_cot_token", "multiarith", finetune_key="tiny_run")
+    assert path.name == "F_tiny_run__D_multiarith.json" and path.parent.name == "B_tiny__C_ft_cot_token"
+    saved = CompletionDataset.load(path)
+    assert saved.metadata["prediction_template"] == "ft_cot_token" and saved.metadata["finetune_key"] == "tiny_run"
+    assert evaluation.n == 3 and len(saved) == 3
+    first = saved.select()[0]
+    assert first["prompt"].endswith(" ###") and isinstance(first["completion"], str)
+    assert first["finish_reason"] in ("stop", "length")
+
+    # Resume: an existing completion is kept (here replaced by a correct one), only new samples are generated.
+    first["completion"] = f" reasoning --> {first['answer']}"
+    saved.save(path)
+    cd, evaluation = evaluate_model(decoder, "multiarith", "ft_cot_token", limit=5, out_root=tmp_path,
+                                    finetune_key="tiny_run", base_model="tiny", batch_size=2, max_new_tokens=4,
+                                    data_dir=shared_data)
+    assert evaluation.n == 5 and len(CompletionDataset.load(path)) == 5
+    assert cd.data[first["sample_index"]][0]["completion"] == first["completion"]
+    record = next(r for r in evaluation.records if r["sample_index"] == first["sample_index"])
+    assert record["correct"] and evaluation.accuracy >= 0.2
+
+
+def test_zero_shot_cot_runs_two_steps_and_few_shot_uses_exemplars(decoder, shared_data, tmp_path):
+    cd, evaluation = evaluate_model(decoder, "multiarith", "zs_cot", limit=2, out_root=tmp_path, max_new_tokens=4,
+                                    data_dir=shared_data)
+    row = cd.select()[0]
+    assert row["reasoning_prompt"].endswith("A: Let's think step by step.")
+    assert row["prompt"].startswith(row["reasoning_prompt"] + row["reasoning_completion"])
+    assert row["prompt"].endswith("Therefore, the answer (arabic numerals) is")
+    assert completion_path(tmp_path, "decoder", "zs_cot", "multiarith").exists()
+    cd, _ = evaluate_model(decoder, "multiarith", "fs_cot", limit=1, out_root=tmp_path, max_new_tokens=2,
+                           data_dir=shared_data)
+    assert cd.select()[0]["prompt"].count("Q: ") > 2
+
+
+def test_template_not_supported_by_model_type_is_a_config_error(encoder_decoder, shared_data, tmp_path):
+    with pytest.raises(ConfigError, match="zs_cot does not support model type encoder_decoder"):
+        evaluate_model(encoder_decoder, "multiarith", "zs_cot", limit=1, out_root=tmp_path, data_dir=shared_data)
+    assert not (tmp_path / "completion_data").exists()
