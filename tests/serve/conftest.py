@@ -1,42 +1,24 @@
-"""A tiny random-init causal LM with a byte-level BPE tokenizer, built offline into a folder."""
+"""Fixtures for the serve tests: tiny causal LMs built offline, and the app served in a thread."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-CORPUS = [
-    "Q: Tom has 3 apples and buys 5 more. How many apples does he have?",
-    "A: Let's think step by step. 3 + 5 = 8. Therefore, the answer (arabic numerals) is 8.",
-    "There were 12 birds on a tree and 4 flew away, so 12 - 4 = 8 birds are left.",
-]
-
-
-def build_tiny_model(path: Path, chat_template: str | None = None) -> Path:
-    """Save a 2-layer, 64-wide Llama with a trained byte-level BPE tokenizer to path."""
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS, vocab_size=320, min_frequency=1, special_tokens=["<pad>", "<eos>"])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>")
-    if chat_template:
-        tokenizer.chat_template = chat_template
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         pad_token_id=0, eos_token_id=1, bos_token_id=1, tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+from tiny_lm import ANSWERED, build_tiny_model, teach_to_answer
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
-    """A tiny causal LM folder (context 512 tokens), shared by the serve tests."""
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-lm"))
+def answering_model_dir(tmp_path_factory, shared_data) -> Path:
+    """A tiny causal LM (context 512) that answers the first ANSWERED multiarith train questions correctly."""
+    import json
+
+    dataset = json.loads((shared_data / "dataset" / "multiarith.json").read_text(encoding="utf-8"))["data"]
+    train = json.loads((shared_data / "split" / "multiarith__default.json").read_text(encoding="utf-8"))["train"]
+    by_index = {s["sample_index"]: s for s in dataset}
+    samples = [by_index[i] for i in train[:ANSWERED]]
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny-lm"), corpus=tuple(s["question"] for s in samples))
+    return teach_to_answer(path, samples, "Therefore, the answer (arabic numerals) is")
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +36,7 @@ def served_app(tmp_path_factory):
     path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=template)
     app = create_app(load_generator(path, device="cpu"), model_name="tiny", max_batch=4)
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

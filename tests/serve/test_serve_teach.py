@@ -1,8 +1,9 @@
-"""`fcot serve` in a subprocess, driven end to end by `fcot teach`; the `local:` teacher must agree with it."""
+"""`fcot serve` in a subprocess, driven end to end by `fcot teach` and `fcot curate`; `local:` must agree."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -10,15 +11,19 @@ import time
 
 import httpx
 import pytest
+from tiny_lm import ANSWERED
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # tiny models on shared CPUs: extra torch threads only wait
 
 
-@pytest.fixture
-def fcot_serve(tiny_model_dir, tmp_path):
-    """Start `fcot serve` on a free port; yields its /v1 URL."""
-    log = tmp_path / "serve.log"
+@pytest.fixture(scope="module")
+def fcot_serve(answering_model_dir, tmp_path_factory):
+    """Start `fcot serve` on a free port for this module's tests; yields its /v1 URL."""
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "fcot", "serve", str(tiny_model_dir), "--port", "0",
-                                 "--name", "tiny", "--device", "cpu"], stdout=sink, stderr=sink)
+        proc = subprocess.Popen([sys.executable, "-m", "fcot", "serve", str(answering_model_dir), "--port", "0",
+                                 "--name", "tiny", "--device", "cpu"], stdout=sink, stderr=sink,
+                                env={**os.environ, **ONE_THREAD})
     try:
         deadline = time.time() + 120
         while not (found := re.search(r"at (http://\S+/v1)", log.read_text())):
@@ -43,25 +48,36 @@ def completions(out, model: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_teach_through_fcot_serve_matches_local_teacher(fcot, fcot_serve, tiny_model_dir, tmp_path):
-    common = ["--task", "multiarith", "--limit", "4", "--max-tokens", "12", "--answer-max-tokens", "4",
+def test_teach_and_curate_through_fcot_serve_and_local_teacher(fcot, fcot_serve, answering_model_dir, tmp_path):
+    common = ["--task", "multiarith", "--limit", str(ANSWERED + 1), "--max-tokens", "16", "--answer-max-tokens", "6",
               "--cache", str(tmp_path / "c.sqlite3")]
     served = fcot("teach", "--teacher", "openai:tiny", "--base-url", fcot_serve, "--out", str(tmp_path / "http"),
                   *common)
     assert served.code == 0, served.stderr
     over_http = completions(tmp_path / "http", "tiny")
-    assert len(over_http["data"]) == 4
-    for rows in over_http["data"].values():
-        (row,) = rows
+    rows = [r for rows in over_http["data"].values() for r in rows]
+    assert len(rows) == ANSWERED + 1
+    for row in rows:
         assert row["reasoning_prompt"] == f"Q: {row['question']}\nA: Let's think step by step."
         assert row["prompt"] == (row["reasoning_prompt"] + row["reasoning_completion"]
                                  + " \nTherefore, the answer (arabic numerals) is")
         assert row["reasoning_finish_reason"] in ("stop", "length") and row["finish_reason"] in ("stop", "length")
+    for row in rows[:ANSWERED]:  # the questions the model learnt
+        assert row["reasoning_completion"] == f" So it is {row['answer']}." and row["completion"] == f" {row['answer']}."
+        assert row["reasoning_finish_reason"] == "stop"
     assert over_http["metadata"]["usage"]["prompt_tokens"] > 0
 
-    local = fcot("teach", "--teacher", f"local:{tiny_model_dir}", "--out", str(tmp_path / "local"), *common)
+    local = fcot("teach", "--teacher", f"local:{answering_model_dir}", "--out", str(tmp_path / "local"), *common,
+                 env=ONE_THREAD)
     assert local.code == 0, local.stderr
-    assert completions(tmp_path / "local", tiny_model_dir.name)["data"] == over_http["data"]
+    assert completions(tmp_path / "local", answering_model_dir.name)["data"] == over_http["data"]
+
+    source = tmp_path / "http" / "completion_data" / "B_tiny__C_zs_cot" / "D_multiarith.json"
+    curated = fcot("curate", str(source), "--out", str(tmp_path / "curated"))
+    assert curated.code == 0, curated.stderr
+    (samples_file,) = (tmp_path / "curated").rglob("*.jsonl")
+    kept = [json.loads(line) for line in samples_file.read_text().splitlines()]
+    assert len(kept) == ANSWERED and all("So it is" in k["label"] for k in kept)
 
 
 def test_prompt_over_the_served_context(fcot, fcot_serve, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from fault_server import FaultServer, ServerConfig, recorded_answers
@@ -32,9 +31,3 @@ def recorded(shared_data):
         return json.loads(path.read_text(encoding="utf-8")), recorded_answers(path)
 
     return load
-
-
-def output(out: Path, model: str, task: str, key: str = "zs_cot") -> dict:
-    """The CompletionDataset JSON a teach run wrote."""
-    path = out / "completion_data" / f"B_{model}__C_{key}" / f"D_{task}.json"
-    return json.loads(path.read_text(encoding="utf-8"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from conftest import output
+from teach_outputs import output
 
 
 def assert_one_error(result, *fragments: str) -> str:

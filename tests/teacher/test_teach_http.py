@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from conftest import output
+from teach_outputs import output
 
 from fcot.formats import COMPLETION_FIELDS
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import output
+from teach_outputs import output
 
 from fcot.teacher.cache import CompletionCache
 

@@ -29,6 +29,7 @@ def serve(
     api = create_app(generator, model_name=name, max_batch=max_batch)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by connections: no 40 ms ACK stalls
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Sequence
 
+from fcot.errors import ConfigError
 from fcot.teacher.engine import Completer, Sampling
 from fcot.teacher.openai_backend import OpenAIBackend
 
@@ -61,8 +62,9 @@ async def run_batch(
     completer: Completer, requests: Sequence[BatchRequest], poll: float = 30.0, max_rounds: int = 3
 ) -> int:
     """Send every uncached request through the Batch API; returns how many requests still lack an answer."""
-    backend = completer.backend
-    assert isinstance(backend, OpenAIBackend)
+    backend, cache = completer.backend, completer.cache
+    if not isinstance(backend, OpenAIBackend) or cache is None:
+        raise ConfigError("the Batch API needs an openai: teacher and a completion cache")
     pending = [r for r in requests if any(completer.cached(r.prompt, r.sampling, i) is None for i in r.indices)]
     for _ in range(max_rounds):
         if not pending:
@@ -71,11 +73,10 @@ async def run_batch(
         body = [{"custom_id": cid, "method": "POST", "url": backend.endpoint,
                  "body": backend.body(r.prompt, r.sampling, len(r.indices))} for cid, r in lines.items()]
         key = hashlib.sha256(json.dumps([backend.identity, body], sort_keys=True).encode()).hexdigest()
-        batch_id = completer.cache.get_batch(key) if completer.cache else None
+        batch_id = cache.get_batch(key)
         if batch_id is None:
             batch_id = await _submit(backend, body)
-            if completer.cache:
-                completer.cache.put_batch(key, batch_id)
+            cache.put_batch(key, batch_id)
         batch = await _wait(backend, batch_id, poll)
         results = await _content(backend, batch.output_file_id) + await _content(backend, batch.error_file_id)
         for row in results:
@@ -91,8 +92,7 @@ async def run_batch(
             completer.stats.usage.requests += 1
             for i, choice in zip(request.indices, choices):
                 completer.store(request.prompt, request.sampling, i, choice)
-        if completer.cache:
-            completer.cache.put_batch(key, None)
+        cache.put_batch(key, None)
         pending = [r for r in pending if any(completer.cached(r.prompt, r.sampling, i) is None for i in r.indices)]
         if pending:
             completer.stats.retries += len(pending)

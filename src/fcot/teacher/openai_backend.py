@@ -103,8 +103,9 @@ class OpenAIBackend:
         if not key and config.base_url is None:
             raise ConfigError(f"${config.api_key_env} is not set; export your OpenAI API key or name another "
                               "variable with --api-key-env")
+        # aiohttp transport: about half the client CPU per request of the default one, which matters at high concurrency
         self.client = openai.AsyncOpenAI(api_key=key or "EMPTY", base_url=config.url, max_retries=0,
-                                         timeout=config.timeout)
+                                         timeout=config.timeout, http_client=openai.DefaultAioHttpClient())
         self.identity = {"backend": "openai", "base_url": config.url, "model": config.model, "chat": config.chat}
         self.model_name = config.model
         self.supports_n = True  # cleared when the server returns fewer choices than asked
@@ -225,22 +226,19 @@ class OpenAIBackend:
         return choices
 
     async def check(self) -> None:
-        """Fail fast when the endpoint is unreachable or rejects the key (GET /models)."""
-        import httpx2
+        """Fail fast when the endpoint is unreachable or rejects the key (GET /models, three tries)."""
         import openai
 
-        for attempt in range(3):
+        for attempt in range(1, 4):
             try:
                 await self.client.models.list(timeout=min(self.config.timeout, 10.0))
                 return
             except openai.APIConnectionError as exc:
-                if not isinstance(exc.__cause__, httpx2.ConnectError) or attempt == 2:
-                    if isinstance(exc.__cause__, httpx2.ConnectError):
-                        raise self.failure(exc, attempt + 1) from exc
-                    return
-                await asyncio.sleep(0.5)
+                if attempt == 3:
+                    raise self.failure(exc, attempt) from exc
+                await asyncio.sleep(0.5 * attempt)
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise self.failure(exc, 1) from exc
+                raise self.failure(exc, attempt) from exc
             except openai.OpenAIError:
                 return  # /models is optional on some servers; the completion requests will tell
 

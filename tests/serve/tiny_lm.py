@@ -1,0 +1,65 @@
+"""Tiny random-init causal LMs with a byte-level BPE tokenizer, built offline; one can be taught a few answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CORPUS = [
+    "Q: Tom has 3 apples and buys 5 more. How many apples does he have?",
+    "A: Let's think step by step. 3 + 5 = 8. Therefore, the answer (arabic numerals) is 8.",
+    "There were 12 birds on a tree and 4 flew away, so 12 - 4 = 8 birds are left.",
+]
+
+
+def build_tiny_model(path: Path, chat_template: str | None = None, corpus: tuple[str, ...] = ()) -> Path:
+    """Save a 2-layer, 64-wide Llama with a byte-level BPE tokenizer (trained on CORPUS + corpus) to path."""
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(CORPUS + list(corpus), vocab_size=320 + 40 * len(corpus), min_frequency=1, special_tokens=["<pad>", "<eos>"])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>")
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         pad_token_id=0, eos_token_id=1, bos_token_id=1, tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def teach_to_answer(path: Path, samples: list[dict], trigger: str, steps: int = 200) -> Path:
+    """Overfit the model at path to give a short rationale and the gold answer to each sample, in both steps."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    texts = []
+    for s in samples:
+        step1 = f"Q: {s['question']}\nA: Let's think step by step."
+        rationale = f" So it is {s['answer']}."
+        texts += [step1 + rationale, f"{step1}{rationale} \n{trigger} {s['answer']}."]
+    batch = tokenizer([t + tokenizer.eos_token for t in texts], return_tensors="pt", padding=True)
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    model.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model on shared CPUs: more threads only wait on each other
+    try:
+        for _ in range(steps):
+            loss = model(**batch, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    finally:
+        torch.set_num_threads(threads)
+    assert loss.item() < 0.05, f"the tiny model did not memorise its answers (loss {loss.item():.3f})"
+    model.save_pretrained(path)
+    return path
+
+
+ANSWERED = 3  # the first multiarith train questions the answering model knows
