@@ -1,0 +1,136 @@
+"""Really train tiny random-init students on curated real completions: loss falls, the format is learned, runs resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors import safe_open
+from transformers import TrainerCallback
+
+from fcot.formats import read_json, read_jsonl
+from fcot.student import StudentConfig, is_complete, last_checkpoint, load_model, train
+from fcot.student.data import read_train_file, real_tokens, split_validation, tokenize
+from fcot.student.model import save_tiny_model
+from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and the suite shares two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def decoder_setup(shared_data, tmp_path_factory):
+    root = tmp_path_factory.mktemp("decoder")
+    data = curated_file(shared_data, root / "F_zs_cot_multiarith.jsonl", n=8)
+    return data, save_gpt2(root / "gpt2", word_tokenizer(all_texts(data)))
+
+
+def _generate(run_dir, text: str) -> str:
+    loaded = load_model(run_dir)
+    batch = loaded.tokenizer([text], return_tensors="pt")
+    out = loaded.model.generate(**batch, max_new_tokens=80, do_sample=False)
+    if loaded.model_type == "decoder":
+        out = out[:, batch.input_ids.shape[1]:]
+    return loaded.tokenizer.decode(out[0], skip_special_tokens=True)
+
+
+def _fits_the_format(run_dir, rows) -> list[str]:
+    outputs = [_generate(run_dir, row["input"]) for row in rows]
+    assert all("-->" in text for text in outputs), outputs
+    assert any(text.rstrip().endswith("END") for text in outputs), outputs
+    return outputs
+
+
+def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
+    data, model = decoder_setup
+    config = StudentConfig(model=str(model), lora=False, epochs=60, learning_rate=3e-3, warmup_ratio=0,
+                           val_fraction=0.1, eval_steps=30)
+    result = train(config, data, tmp_path / "run")
+    losses = [x["loss"] for x in result.losses]
+    assert len(losses) == result.global_step == 60 and losses[-1] < 0.25 * losses[0]
+    assert result.train_samples == 7 and result.val_samples == 1
+    assert result.best_checkpoint and result.best_checkpoint.endswith(("checkpoint-30", "checkpoint-60"))
+    loaded = load_model(model)
+    rows, _ = split_validation(read_train_file(data).rows, 0.1, 64, seed=0)
+    assert result.real_tokens == 60 * real_tokens(tokenize(rows, loaded.tokenizer, "decoder", 512)[0])
+    run = tmp_path / "run"
+    assert is_complete(run) and (run / "config.json").exists() and (run / "tokenizer.json").exists()
+    metrics = read_json(run / "train_metrics.json")
+    assert metrics["global_step"] == 60 and metrics["tokens_per_s"] > 0 and len(metrics["eval_losses"]) == 2
+    record = (run / "fcot.yaml").read_text()
+    assert record.startswith("# fcot train") and "template: ft_cot_token" in record and "stop_phrase: END" in record
+    _fits_the_format(run, read_jsonl(data)[:3])
+
+
+def test_t5_learns_the_ft_cot_token_format(shared_data, tmp_path):
+    data = curated_file(shared_data, tmp_path / "F_t5.jsonl", model_type="encoder_decoder", n=8)
+    model = save_t5(tmp_path / "t5", word_tokenizer(all_texts(data)))
+    config = StudentConfig(model=str(model), lora=False, epochs=100, learning_rate=1e-2, warmup_ratio=0,
+                           val_fraction=0)
+    result = train(config, data, tmp_path / "run")
+    assert result.losses[-1]["loss"] < 0.25 * result.losses[0]["loss"]
+    assert result.real_tokens > 0 and is_complete(tmp_path / "run")
+    _fits_the_format(tmp_path / "run", read_jsonl(data)[:3])
+
+
+def test_lora_adapters_are_merged_into_a_plain_model(shared_data, tmp_path):
+    model = save_tiny_model(tmp_path / "llama", "decoder")
+    data = curated_file(shared_data, tmp_path / "F.jsonl", n=16)
+    config = StudentConfig(model=str(model), lora=True, lora_r=4, max_steps=6, batch_size=4, learning_rate=1e-2,
+                           val_fraction=0)
+    result = train(config, data, tmp_path / "run")
+    assert result.losses[-1]["loss"] < result.losses[0]["loss"] and result.best_checkpoint is None
+    with safe_open(tmp_path / "run" / "model.safetensors", "pt") as f:
+        keys = list(f.keys())
+        assert not [k for k in keys if "lora" in k]
+        tuned = f.get_tensor("model.layers.0.self_attn.q_proj.weight")
+    base = load_model(model).model.state_dict()["model.layers.0.self_attn.q_proj.weight"]
+    assert not torch.allclose(tuned, base)  # the adapter's update is in the merged weight
+    assert "lora_merged: true" in (tmp_path / "run" / "fcot.yaml").read_text()
+
+
+def test_packed_batches_train_like_padded_ones(decoder_setup, tmp_path):
+    data, model = decoder_setup
+    results = {}
+    for batching in ("padded", "packed", "group_by_length"):
+        config = StudentConfig(model=str(model), lora=False, max_steps=2, batch_size=4, batching=batching,
+                               val_fraction=0)
+        results[batching] = train(config, data, tmp_path / batching)
+    padded, packed = results["padded"], results["packed"]
+    assert packed.losses[0]["loss"] == pytest.approx(padded.losses[0]["loss"], rel=1e-4)
+    assert packed.real_tokens == padded.real_tokens  # same batches, counted without padding either way
+    assert results["group_by_length"].real_tokens == padded.real_tokens  # 2 steps x 4 = all 8 samples
+
+
+class _Interrupt(TrainerCallback):
+    """Stops the process like Ctrl-C right after step `at`."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_to_the_same_steps(decoder_setup, tmp_path):
+    data, model = decoder_setup
+    config = StudentConfig(model=str(model), lora=False, epochs=4, batch_size=4, eval_steps=2, val_fraction=0.1)
+    full = train(config, data, tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data, tmp_path / "run", callbacks=[_Interrupt(5)])
+    assert not is_complete(tmp_path / "run") and not (tmp_path / "run" / "model.safetensors").exists()
+    assert last_checkpoint(tmp_path / "run").name == "checkpoint-4"
+    resumed = train(config, data, tmp_path / "run")
+    assert resumed.resumed_from.endswith("checkpoint-4")
+    assert resumed.global_step == full.global_step == 8
+    assert [x["step"] for x in resumed.losses] == list(range(1, 9))
+    assert resumed.losses[-1]["loss"] == pytest.approx(full.losses[-1]["loss"], rel=1e-4)
+    assert resumed.real_tokens == full.real_tokens
+    again = train(config, data, tmp_path / "run")  # finished: nothing to do
+    assert again.global_step == 8 and again.resumed_from == resumed.resumed_from
