@@ -11,11 +11,12 @@ import asyncio
 import email.utils
 import logging
 import os
+import random
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from fcot.errors import ConfigError
 from fcot.teacher.cache import Choice
@@ -135,31 +136,42 @@ class OpenAIBackend:
             return EndpointFailed(f"cannot reach {url} ({cause}); check --base-url and that the server is running")
         return RequestFailed(f"gave up after {attempts} attempts: {type(exc).__name__}: {detail}")
 
-    def _wait(self, state: RetryCallState) -> float:
-        jittered = wait_random_exponential(multiplier=self.config.backoff, max=self.config.backoff_max)(state)
-        asked = retry_after(state.outcome.exception() if state.outcome else None)
+    def _delay(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds to wait before retry number `attempt`: jittered exponential backoff, at least Retry-After."""
+        jittered = random.uniform(0, min(self.config.backoff_max, self.config.backoff * 2 ** (attempt - 1)))
+        asked = retry_after(exc)
         return max(asked, jittered) if asked is not None else jittered
 
-    def _count_retry(self, state: RetryCallState) -> None:
+    def _count_retry(self, exc: BaseException | None, attempt: int) -> None:
         self.stats.retries += 1
-        exc = state.outcome.exception() if state.outcome else None
-        log.info("retry %d after %s: %s", state.attempt_number, type(exc).__name__, _one_line(exc))
+        log.info("retry %d after %s: %s", attempt, type(exc).__name__, _one_line(exc))
 
     async def with_retries(self, call):
         """Run an async call with our retry policy, mapping the final failure to a TeacherError."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.config.max_retries + 1), wait=self._wait,
-            retry=retry_if_exception(is_retryable), before_sleep=self._count_retry, reraise=True,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    result = await call()
-        except Exception as exc:  # noqa: BLE001 - mapped to our errors here, at the edge
-            import openai
+        import openai
 
+        attempts = 1
+        try:
+            try:
+                result = await call()  # most calls succeed at once: skip the retry machinery for them
+            except Exception as exc:  # noqa: BLE001 - retried or mapped below
+                if not is_retryable(exc) or self.config.max_retries < 1:
+                    raise
+                self._count_retry(exc, 1)
+                await asyncio.sleep(self._delay(exc, 1))
+                retrying = AsyncRetrying(
+                    stop=stop_after_attempt(self.config.max_retries), retry=retry_if_exception(is_retryable),
+                    wait=lambda state: self._delay(state.outcome.exception(), state.attempt_number + 1),
+                    before_sleep=lambda state: self._count_retry(state.outcome.exception(), state.attempt_number + 1),
+                    reraise=True,
+                )
+                async for attempt in retrying:
+                    attempts = 1 + attempt.retry_state.attempt_number
+                    with attempt:
+                        result = await call()
+        except Exception as exc:  # noqa: BLE001 - mapped to our errors here, at the edge
             if isinstance(exc, (openai.OpenAIError, MalformedResponse, ValueError)):
-                raise self.failure(exc, retrying.statistics.get("attempt_number", 1)) from exc
+                raise self.failure(exc, attempts) from exc
             raise
         self._any_success = True
         return result

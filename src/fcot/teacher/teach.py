@@ -188,17 +188,14 @@ class _Run:
         if self.config.batch:
             await self.batch_phase()
         save_task = asyncio.create_task(saver())
+        tasks = [asyncio.create_task(self.sample(s)) for s in self.samples]
         finished = False
         try:
-            async with asyncio.TaskGroup() as group:
-                for s in self.samples:
-                    group.create_task(self.sample(s))
+            await asyncio.gather(*tasks)  # a fatal EndpointFailed surfaces here; per-sample failures do not
             finished = True
-        except BaseExceptionGroup as eg:
-            fatal = [e for e in eg.exceptions if isinstance(e, TeacherError)]
-            raise (fatal[0] if fatal else eg.exceptions[0]) from None
         finally:
-            save_task.cancel()
+            for task in [save_task, *tasks]:
+                task.cancel()
             if self.rows or finished:
                 self.dataset(complete=finished).save(self.path)
         return self.dataset(complete=True)
