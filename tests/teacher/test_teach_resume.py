@@ -54,3 +54,22 @@ def test_sigkill_and_resume(serve_faults, tmp_path, shared_data):
     assert all(r["prompt"] in answered and r["reasoning_prompt"] in answered
                for rows in written["data"].values() for r in rows)
     assert len(cached_before) < 2 * QUESTIONS  # the last run still had work to do
+
+
+def test_ctrl_c_writes_partial_results_and_resumes(serve_faults, tmp_path, shared_data):
+    server = serve_faults(latency=0.05)
+    cache = tmp_path / "c.sqlite3"
+    cmd = [sys.executable, "-m", "fcot", "teach", "--task", "gsm8k", "--teacher", "openai:m", "--limit", "100",
+           "--base-url", server.url, "--out", str(tmp_path), "--cache", str(cache), "-j", "2",
+           "--data-dir", str(shared_data)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while len(server.attempts) < 30 and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    partial = output(tmp_path, "m", "gsm8k")
+    assert partial["metadata"]["complete"] is False and 5 <= len(partial["data"]) < 100
+    cached, sent = CompletionCache(cache).prompts(), len(server.attempts)
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    assert not [a for a in server.attempts[sent:] if a["prompt"] in cached]
+    assert len(output(tmp_path, "m", "gsm8k")["data"]) == 100

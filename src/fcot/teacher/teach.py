@@ -108,6 +108,7 @@ class _Run:
         self.failed: dict[int, str] = {}
         self.step1 = Sampling(config.max_tokens, config.temperature, config.top_p)
         self.step2 = Sampling(config.answer_max_tokens, 0.0, 1.0)  # answer extraction is greedy
+        self.in_flight = asyncio.Semaphore(config.concurrency)  # questions under way: finish some before starting all
 
     def prompt(self, sample: dict, rationale: str | None = None, reasoning_prompt: str | None = None) -> str:
         from fcot.templates import format_input
@@ -121,6 +122,11 @@ class _Run:
 
     async def sample(self, sample: dict) -> None:
         """Complete one question (all D samples and both steps), or record why it failed."""
+        async with self.in_flight:
+            await self._sample(sample)
+        self.on_progress(self.completer.stats)
+
+    async def _sample(self, sample: dict) -> None:
         indices = list(range(self.config.samples))
         try:
             first = self.prompt(sample)
@@ -140,7 +146,6 @@ class _Run:
         else:
             self.rows[sample["sample_index"]] = rows
             self.completer.stats.done += 1
-        self.on_progress(self.completer.stats)
 
     async def batch_phase(self) -> None:
         """Send both steps through the Batch API first; the sample loop then reads the cache only."""
