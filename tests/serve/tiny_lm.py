@@ -18,7 +18,8 @@ def build_tiny_model(path: Path, chat_template: str | None = None, corpus: tuple
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS + list(corpus), vocab_size=320 + 40 * len(corpus), min_frequency=1, special_tokens=["<pad>", "<eos>"])
+    bpe.train_from_iterator(CORPUS + list(corpus), vocab_size=320 + 40 * len(corpus), min_frequency=1,
+                            special_tokens=["<pad>", "<eos>"])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>")
     if chat_template:
         tokenizer.chat_template = chat_template

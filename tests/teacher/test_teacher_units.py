@@ -34,12 +34,23 @@ def test_cache_survives_reopen_and_keys_on_every_field(tmp_path):
 def test_rate_limiter_waits_for_tokens():
     async def go() -> float:
         limiter = RateLimiter(requests_per_minute=6000, tokens_per_minute=600)  # 10 tokens per second
-        await limiter.acquire(600)  # the first minute's allowance at once
+        await limiter.acquire(60)  # the whole burst allowance (6 seconds' worth) at once
         start = time.monotonic()
         await limiter.acquire(5)
         return time.monotonic() - start
 
     assert 0.4 < asyncio.run(go()) < 1.5
+
+
+def test_rate_limiter_spaces_requests():
+    async def go() -> float:
+        limiter = RateLimiter(requests_per_minute=300)  # 5 per second, bursts of 30
+        start = time.monotonic()
+        for _ in range(40):
+            await limiter.acquire(1)
+        return time.monotonic() - start
+
+    assert 1.5 < asyncio.run(go()) < 3.5  # 30 at once, then 10 more at 5 per second
 
 
 def test_prices_prefix_batch_discount_and_bad_file(tmp_path):

@@ -34,7 +34,8 @@ def teach(
     backoff: float = typer.Option(1.0, "--backoff", help="First retry waits up to this many seconds (doubling)."),
     batch: bool = typer.Option(False, "--batch", help="Use the Batch API (/v1/files + /v1/batches, half price)."),
     batch_poll: float = typer.Option(30.0, "--batch-poll", help="Seconds between batch status checks."),
-    prices: Optional[Path] = typer.Option(None, "--prices", help='JSON {"model": [input, output]} $ per 1M tokens.'),
+    prices: Optional[Path] = typer.Option(None, "--prices", help="JSON file mapping model names to (input, output) "
+                                          "dollars per 1M tokens."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite completion cache (default: in fcot's cache)."),
     save_every: float = typer.Option(10.0, "--save-every", help="Seconds between partial writes of the output."),
     out: Path = OutDirOption,

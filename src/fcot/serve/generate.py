@@ -66,7 +66,8 @@ class Generator:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = model.config
-        self.context_length = int(getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048))
+        positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
+        self.context_length = int(positions)
         self._lock = threading.Lock()
 
     def check_length(self, prompt: str, max_tokens: int) -> int:

@@ -6,11 +6,14 @@ import asyncio
 import time
 
 
+BURST_SECONDS = 6.0  # a bucket holds this many seconds of allowance: providers enforce limits over short windows
+
+
 class _Bucket:
-    """Holds up to one minute's allowance and refills continuously."""
+    """Holds a few seconds' allowance and refills continuously."""
 
     def __init__(self, per_minute: float) -> None:
-        self.capacity = float(per_minute)
+        self.capacity = max(1.0, per_minute * BURST_SECONDS / 60.0)
         self.rate = per_minute / 60.0
         self.level = self.capacity
         self.stamp = time.monotonic()
