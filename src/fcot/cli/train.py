@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import typer
@@ -57,40 +58,37 @@ def train(
 
 
 def _quiet_libraries() -> None:
-    """Keep library progress bars and info logs off the terminal; fcot shows its own progress."""
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    """Keep library progress bars and info logs off the terminal (set before they are imported); fcot shows its own."""
+    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
+                        ("TRANSFORMERS_VERBOSITY", "error")):
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")  # internal deprecations
 
 
 class _progress:
-    """A rich progress bar showing step, loss and tokens/s (nothing on non-main processes)."""
+    """A rich progress bar showing step, loss and tokens/s, started at the first step (never on other processes)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar = None
+        self.task = None
 
     def __enter__(self):
-        if not self.enabled:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        return self.report if self.enabled else None
 
-        columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[info]}")]
-        self.bar = Progress(*columns, console=err_console, transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task("train", total=None, info="")
+    def report(self, event: dict) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        def report(event: dict) -> None:
-            loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
-            info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
-            self.bar.update(task, total=event["max_steps"], completed=event["step"], info=info)
-
-        return report
+            columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TextColumn("{task.fields[info]}")]
+            self.bar = Progress(*columns, console=err_console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=None, info="")
+        loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
+        info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
+        self.bar.update(self.task, total=event["max_steps"], completed=event["step"], info=info)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
-            self.bar.__exit__(*exc)
+            self.bar.stop()

@@ -47,6 +47,7 @@ class TrainResult:
     val_samples: int = 0
     dropped_too_long: int = 0
     resumed_from: str | None = None
+    world_size: int = 1  # training processes (accelerate launch --num_processes)
 
     def to_json(self) -> dict:
         return {**asdict(self), "out_dir": str(self.out_dir)}
@@ -108,7 +109,8 @@ def train(
     checkpoint = last_checkpoint(out_dir)
     if resume and checkpoint is None:
         raise ConfigError(f"{out_dir}: --resume given but there is no checkpoint to resume from; drop --resume")
-    if resume is False:
+    if resume is False and checkpoint is not None:
+        shutil.rmtree(out_dir / CHECKPOINTS, ignore_errors=True)  # --restart: the old checkpoints would mix in
         checkpoint = None
 
     loaded = load_model(config.model)
@@ -118,9 +120,6 @@ def train(
     if checkpoint is not None and previous and not _same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
                           "use another --out, or delete the folder to start over")
-    header = f"fcot train {data.path} --out {out_dir}"
-    write_atomic(out_dir / CONFIG_FILE, f"# {header}\n" + yaml.safe_dump(record, sort_keys=False))
-
     rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.val_max, config.seed)
     samples_train, dropped = tokenize(rows_train, loaded.tokenizer, loaded.model_type, config.max_len)
     samples_val, dropped_val = tokenize(rows_val, loaded.tokenizer, loaded.model_type, config.max_len)
@@ -130,6 +129,8 @@ def train(
     if dropped + dropped_val:
         log.warning("%s: dropped %d samples longer than max_len=%d tokens", data.path, dropped + dropped_val,
                     config.max_len)
+    header = f"fcot train {data.path} --out {out_dir}"
+    write_atomic(out_dir / CONFIG_FILE, f"# {header}\n" + yaml.safe_dump(record, sort_keys=False))
     return _fit(config, loaded, samples_train, samples_val, out_dir, checkpoint, progress, callbacks or [],
                 dropped + dropped_val)
 
@@ -176,6 +177,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         val_samples=len(samples_val),
         dropped_too_long=dropped,
         resumed_from=str(checkpoint) if checkpoint else None,
+        world_size=trainer.args.world_size,
     )
     if trainer.is_world_process_zero():
         _save_final(trainer, loaded.tokenizer, config, out_dir, result)

@@ -128,6 +128,8 @@ def training_arguments(config: StudentConfig, output_dir: Path, model_type: str,
         disable_tqdm=True,  # progress goes through MetricsCallback
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),
+        use_cpu=not torch.cuda.is_available(),  # also makes a multi-process launch without GPUs use gloo
+        ddp_find_unused_parameters=False,  # every parameter (or adapter) takes part in each step
     )
     if model_type == "encoder_decoder":
         return TrainingArguments(**common)
