@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from fcot.errors import ConfigError
@@ -41,8 +41,17 @@ class Choice:
 
 def request_key(identity: dict, prompt: str, sampling: dict, completion_index: int) -> str:
     """A stable hash of the backend identity, full prompt, sampling params and completion index."""
-    blob = json.dumps([identity, prompt, sampling, completion_index], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return key_from_prefix(key_prefix(identity, sampling), prompt, completion_index)
+
+
+def key_prefix(identity: dict, sampling: dict) -> str:
+    """The part of a request key shared by every prompt sent with the same backend and sampling."""
+    return json.dumps([identity, sampling], sort_keys=True, ensure_ascii=False)
+
+
+def key_from_prefix(prefix: str, prompt: str, completion_index: int) -> str:
+    """`request_key` from a precomputed `key_prefix`."""
+    return hashlib.sha256(f"{prefix}\x00{completion_index}\x00{prompt}".encode("utf-8")).hexdigest()
 
 
 class CompletionCache:
@@ -68,7 +77,8 @@ class CompletionCache:
 
     def put(self, key: str, prompt: str, completion_index: int, choice: Choice) -> None:
         """Store one choice and commit at once."""
-        value = json.dumps(asdict(choice), ensure_ascii=False)
+        value = json.dumps({"text": choice.text, "finish_reason": choice.finish_reason, "prompt_tokens":
+                            choice.prompt_tokens, "completion_tokens": choice.completion_tokens}, ensure_ascii=False)
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO completions (key, prompt, completion_index, value) VALUES (?, ?, ?, ?)",

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol, Sequence
 
 from fcot.errors import TeacherError
-from fcot.teacher.cache import Choice, CompletionCache, request_key
+from fcot.teacher.cache import Choice, CompletionCache, key_from_prefix, key_prefix
 from fcot.teacher.pricing import Price, Usage
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,14 @@ class Completer:
         self.price = price or Price(None, None)
         self.stats = stats or Stats()
         self.offline = offline  # answer only from the cache (after a Batch API run)
+        self._prefixes: dict[Sampling, str] = {}
 
     def key(self, prompt: str, sampling: Sampling, index: int) -> str:
-        """The cache key of one completion."""
-        return request_key(self.backend.identity, prompt, sampling.to_json(), index)
+        """The cache key of one completion (`cache.request_key` of the backend identity and sampling)."""
+        prefix = self._prefixes.get(sampling)
+        if prefix is None:
+            prefix = self._prefixes[sampling] = key_prefix(self.backend.identity, sampling.to_json())
+        return key_from_prefix(prefix, prompt, index)
 
     def cached(self, prompt: str, sampling: Sampling, index: int) -> Choice | None:
         """The cached completion, if any."""
