@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import os
 import random
@@ -61,7 +62,8 @@ def is_retryable(exc: BaseException) -> bool:
     """Whether a failure is worth retrying: rate limits, server errors, timeouts, lost connections, bad bodies."""
     import openai
 
-    if isinstance(exc, (openai.APIConnectionError, openai.APIResponseValidationError, MalformedResponse, ValueError)):
+    retryable = (openai.APIConnectionError, openai.APIResponseValidationError, MalformedResponse, json.JSONDecodeError)
+    if isinstance(exc, retryable):
         return True
     status = _status(exc)
     return status is not None and (status in (408, 409, 429) or status >= 500)
@@ -170,7 +172,7 @@ class OpenAIBackend:
                     with attempt:
                         result = await call()
         except Exception as exc:  # noqa: BLE001 - mapped to our errors here, at the edge
-            if isinstance(exc, (openai.OpenAIError, MalformedResponse, ValueError)):
+            if isinstance(exc, (openai.OpenAIError, MalformedResponse, json.JSONDecodeError)):
                 raise self.failure(exc, attempts) from exc
             raise
         self._any_success = True
