@@ -13,9 +13,9 @@ from fcot.cli.common import console
 
 def results_table(results, title: str = "Results") -> Table:
     """A rich table of results, teacher first within each task."""
-    from fcot.report.render import COLUMNS, table_rows
+    from fcot.report.render import COLUMNS, result_notes, table_rows
 
-    table = Table(title=title)
+    table = Table(title=title, caption="\n".join(result_notes(results)) or None)
     for col in COLUMNS:
         table.add_column(col, justify="right" if col in {"n", "accuracy %", "s / answer", "$ / 1k answers"} else "left")
     for row in table_rows(results):

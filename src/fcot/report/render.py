@@ -7,7 +7,7 @@ from pathlib import Path
 from fcot.formats import write_atomic
 from fcot.report.results import Result
 
-COLUMNS = ["task", "method", "model", "params", "n", "accuracy %", "s / answer", "$ / 1k answers", "note"]
+COLUMNS = ["task", "method", "model", "params", "n", "accuracy %", "s / answer", "$ / 1k answers"]
 
 
 def fmt_params(params: int | None) -> str:
@@ -37,10 +37,14 @@ def table_rows(results: list[Result]) -> list[list[str]]:
             f"{r.accuracy:.2f}",
             _fmt(r.s_per_answer, ".3f"),
             _fmt(r.usd_per_1k_answers, ".4f"),
-            r.note,
         ]
         for r in ordered
     ]
+
+
+def result_notes(results: list[Result]) -> list[str]:
+    """The distinct notes attached to results (how a figure was obtained)."""
+    return sorted({r.note for r in results if r.note})
 
 
 def markdown_table(results: list[Result]) -> str:
@@ -113,8 +117,8 @@ def render_report(results: list[Result], out_dir: str | Path) -> dict[str, Path]
     """Write `summary.md`, `accuracy.png` and `cost.png` into out_dir; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    notes = sorted({r.note for r in results if r.note})
     text = "# fcot results\n\n" + markdown_table(results)
+    notes = result_notes(results)
     if notes:
         text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
     return {

@@ -1,0 +1,111 @@
+"""`RunConfig`: one Fine-tune-CoT experiment (teacher → curate → student → evaluate → report), YAML on disk.
+
+`load_config(path, overrides)` reads a YAML file, applies `section.field=value` overrides and reports every
+problem at once as one `ConfigError` line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fcot.errors import ConfigError
+from fcot.student.config import StudentConfig
+
+Baseline = Literal["zs", "fs_cot", "zs_cot", "ft_token"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class TeacherSection(_Section):
+    """Where the rationales come from."""
+
+    teacher: str = "recorded:text-davinci-002"  # backend:model — recorded:<name|path>, openai:<model>, local:<path>
+    base_url: Optional[str] = None  # OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, ...)
+    samples: int = Field(1, ge=1)  # diverse reasoning: rationales per question
+    temperature: float = Field(0.0, ge=0)  # 0 = greedy; the paper used 0.7 for diverse reasoning
+    max_tokens: int = Field(128, ge=1)  # rationale length limit, as in the paper
+    concurrency: int = Field(16, ge=1)
+    usd_per_1k_tokens: float = Field(0.02, ge=0)  # text-davinci-002's price when the paper's data was made
+
+
+class CurateSection(_Section):
+    """How teacher completions become training samples."""
+
+    template: Literal["ft_cot_token", "ft_cot_natural"] = "ft_cot_token"
+    max_rationale_tokens: Optional[int] = Field(None, ge=1)  # drop longer rationales (whitespace words)
+    dedupe: bool = False  # drop repeated rationales of the same question
+    max_samples: Optional[int] = Field(None, ge=1)  # cap the training set (quick runs)
+
+
+class EvalSection(_Section):
+    """How the student answers the test split."""
+
+    split: str = "test"
+    limit: Optional[int] = Field(None, ge=1)  # first N test questions only (quick runs)
+    batch_size: int = Field(32, ge=1)
+    max_new_tokens: int = Field(128, ge=1)
+    usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
+
+
+class RunConfig(_Section):
+    """A whole Fine-tune-CoT experiment."""
+
+    name: str = "demo"  # the experiment folder under `out`
+    tasks: list[str] = Field(default_factory=lambda: ["multiarith"], min_length=1)  # keys or custom task files
+    answer_type: Optional[str] = None  # for custom task files: number | choice | yes_no | text
+    out: Path = Path("fcot-out")
+    data_dir: Optional[Path] = None  # fcot-data copy; default: the bundled one
+    teacher: TeacherSection = Field(default_factory=TeacherSection)
+    curate: CurateSection = Field(default_factory=CurateSection)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    eval: EvalSection = Field(default_factory=EvalSection)
+    baselines: list[Baseline] = Field(default_factory=lambda: ["zs", "ft_token"])  # also measured, same student
+    vanilla_epochs: Optional[float] = Field(None, gt=0)  # epochs of the ft_token baseline; None: student.epochs
+
+    @property
+    def root(self) -> Path:
+        return self.out / self.name
+
+    def to_yaml(self) -> str:
+        header = f"# fcot run {self.root / 'fcot.yaml'}\n"
+        return header + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+        if not isinstance(tree, dict):
+            raise ConfigError(f"override {dotted!r}: {part!r} is not a section")
+    tree[leaf] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read a RunConfig from YAML (defaults when path is None) plus `a.b=value` overrides."""
+    where = str(path) if path else "default config"
+    raw: Any = {}
+    if path:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{path}: no such config file") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected section.field=value, e.g. student.epochs=2")
+        _set(raw, key.strip(), yaml.safe_load(value))
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{where}: {problems}") from exc

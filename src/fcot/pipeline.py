@@ -1,0 +1,196 @@
+"""The Fine-tune-CoT recipe: teacher → curate → train → evaluate → report, for each task of a `RunConfig`.
+
+Every stage writes its files under `<out>/<name>/` and is skipped or resumed when they already exist, so
+re-running a config after an interruption continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from fcot.config import RunConfig
+from fcot.errors import ConfigError
+from fcot.formats import write_atomic
+from fcot.report import Result, render_report, save_results
+from fcot.report.results import RESULTS_FILE
+
+log = logging.getLogger(__name__)
+
+METHOD = {
+    "teacher": "teacher (Zero-shot-CoT)",
+    "ft_cot_token": "Fine-tune-CoT",
+    "ft_cot_natural": "Fine-tune-CoT (natural)",
+    "ft_token": "vanilla fine-tune",
+    "zs": "zero-shot",
+    "zs_cot": "zero-shot-CoT",
+    "fs_cot": "few-shot-CoT",
+}
+
+
+@dataclass
+class Experiment:
+    """The results of a run and where its files are."""
+
+    config: RunConfig
+    results: list[Result] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+Notify = Callable[[str], None]
+
+
+def run_experiment(config: RunConfig, notify: Notify = log.info) -> Experiment:
+    """Run (or resume) every stage of the experiment for each task; return the measured results."""
+    from fcot.tasks import resolve_task
+
+    root = config.root
+    _write_config(config, root)
+    experiment = Experiment(config)
+    for spec in config.tasks:
+        task = resolve_task(spec, config.answer_type)
+        for result in _run_task(config, task, root, notify):
+            experiment.results.append(result)
+            save_results(root / RESULTS_FILE, [result])
+    experiment.files = {"results": root / RESULTS_FILE, **render_report(experiment.results, root / "report")}
+    return experiment
+
+
+def _write_config(config: RunConfig, root: Path) -> None:
+    """Keep the config next to its outputs; a different config for the same folder is refused."""
+    path = root / "fcot.yaml"
+    if path.exists():
+        previous = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        current = config.model_dump(mode="json")
+        changed = [k for k in ("tasks", "teacher", "curate", "student") if previous.get(k) != current.get(k)]
+        if changed:
+            raise ConfigError(f"{path}: this experiment was run with other {', '.join(changed)} settings; "
+                              f"set another name (name=...) or delete {root} to start over")
+    write_atomic(path, config.to_yaml())
+
+
+def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify) -> list[Result]:
+    from fcot.student.model import load_model
+
+    split = task.load_split("default", config.data_dir)
+    test = split[config.eval.split][: config.eval.limit] if config.eval.limit else split[config.eval.split]
+
+    notify(f"[{task.key}] teacher: {config.teacher.teacher}")
+    completions = _teach(config, task, root)
+    base = load_model(config.student.model)
+    count = _token_counter(base.tokenizer)
+    results = [_teacher_result(config, task, completions, test, count)]
+
+    for template in config.baselines:
+        if template == "ft_token":
+            continue
+        notify(f"[{task.key}] untrained student, {METHOD[template]} on {len(test)} test questions")
+        results.append(_evaluate(config, task, base, template, root, None, notify))
+    del base
+
+    notify(f"[{task.key}] curate: keep the teacher's correct rationales ({config.curate.template})")
+    curated, stats = _curate(config, task, completions, root)
+    notify(f"[{task.key}] curated {stats.kept} samples from {stats.correct}/{stats.completions} correct completions")
+    teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
+                         for c in completions.select(split["train"]))
+    runs = [(config.curate.template, curated, config.student)]
+    if "ft_token" in config.baselines:
+        vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
+        runs.append(("ft_token", _curate_vanilla(config, task, root), vanilla))
+    for template, train_file, student in runs:
+        results.append(_train_and_evaluate(config, task, template, train_file, student, root, notify,
+                                           teacher_tokens if template != "ft_token" else None))
+    return results
+
+
+def _teach(config: RunConfig, task: Any, root: Path):
+    """Teacher completions for the task's train and test questions (cached, resumable)."""
+    from fcot.teacher import TeachConfig, teach
+
+    t = config.teacher
+    teach_config = TeachConfig(task=task.key, teacher=t.teacher, base_url=t.base_url, samples=t.samples,
+                               temperature=t.temperature, max_tokens=t.max_tokens, concurrency=t.concurrency,
+                               split="all", out=root, data_dir=config.data_dir)
+    return teach(teach_config)
+
+
+def _token_counter(tokenizer: Any) -> Callable[[str], int]:
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+
+def _teacher_result(config: RunConfig, task: Any, completions: Any, test: list[int], count) -> Result:
+    from fcot.evaluate import evaluate_completions
+
+    evaluation = evaluate_completions(completions, sample_indices=test, completion_indices=[0], task=task)
+    rows = completions.select(test, [0])
+    tokens = sum(count(r.get("prompt") or "") + count(r.get("completion") or "") + count(r.get("reasoning_prompt") or "")
+                 + count(r.get("reasoning_completion") or "") for r in rows)
+    return Result(task=task.key, method=METHOD["teacher"], role="teacher", model=completions.base_model or "teacher",
+                  template="zs_cot", n=evaluation.n, accuracy=100 * evaluation.accuracy,
+                  teacher_tokens=tokens, usd=tokens / 1000 * config.teacher.usd_per_1k_tokens,
+                  note=f"teacher tokens counted with the student's tokenizer, at ${config.teacher.usd_per_1k_tokens}/1k")
+
+
+def _curate(config: RunConfig, task: Any, completions: Any, root: Path):
+    from fcot.curate import curate, curated_path, write_curated
+
+    c = config.curate
+    result = curate(completions, task, c.template, split="train", data_dir=config.data_dir,
+                    max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe)
+    if c.max_samples:
+        result.samples = result.samples[: c.max_samples]
+        result.stats.kept = len(result.samples)
+    return write_curated(result, curated_path(root, result)), result.stats
+
+
+def _curate_vanilla(config: RunConfig, task: Any, root: Path) -> Path:
+    from fcot.curate import curate_dataset, curated_path, write_curated
+
+    result = curate_dataset(task.load_dataset(config.data_dir), task, "ft_token", split="train",
+                            data_dir=config.data_dir)
+    if config.curate.max_samples:
+        result.samples = result.samples[: config.curate.max_samples]
+    return write_curated(result, curated_path(root, result))
+
+
+def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file: Path, student: Any, root: Path,
+                        notify: Notify, teacher_tokens: int | None) -> Result:
+    from fcot.student import train
+    from fcot.student.model import load_model
+
+    finetune_key = train_file.stem.removeprefix("F_")
+    run_dir = root / "runs" / finetune_key
+    notify(f"[{task.key}] train {METHOD[template]}: {student.model} ({'LoRA' if student.lora else 'full'}, "
+           f"{student.epochs:g} epochs) -> {run_dir}")
+    trained = train(student, train_file, run_dir)
+    notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
+           f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}")
+    loaded = load_model(run_dir)
+    result = _evaluate(config, task, loaded, template, root, finetune_key, notify)
+    return result.model_copy(update={"train_wall_s": trained.wall_time_s, "train_samples": trained.train_samples,
+                                     "teacher_tokens": teacher_tokens})
+
+
+def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Path, finetune_key: str | None,
+              notify: Notify) -> Result:
+    from fcot.evaluate.generate import evaluate_model, pick_dtype
+
+    e = config.eval
+    started = time.monotonic()
+    cd, evaluation = evaluate_model(loaded, task, template, split=e.split, limit=e.limit, out_root=root,
+                                    finetune_key=finetune_key, base_model=config.student.model,
+                                    batch_size=e.batch_size, max_new_tokens=e.max_new_tokens,
+                                    data_dir=config.data_dir, compute_dtype=pick_dtype())
+    generation = cd.metadata.get("generation") or {}
+    wall = generation.get("seconds") or (time.monotonic() - started)
+    notify(f"[{task.key}] {METHOD[template]}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
+    params = sum(p.numel() for p in loaded.model.parameters())
+    return Result(task=task.key, method=METHOD[template], model=config.student.model, template=template,
+                  n=evaluation.n, accuracy=100 * evaluation.accuracy, params=params,
+                  generated_tokens=generation.get("new_tokens"), wall_s=wall,
+                  usd=wall / 3600 * e.usd_per_cpu_hour)

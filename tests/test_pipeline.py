@@ -1,0 +1,101 @@
+"""`fcot run`: the whole recipe on a tiny student, resumable, with configs validated up front."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from fcot.config import load_config
+from fcot.errors import ConfigError
+from fcot.student.model import save_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory, shared_data):
+    root = tmp_path_factory.mktemp("pipeline")
+    model = save_tiny_model(root / "tiny", "decoder")
+    config = {
+        "name": "tiny",
+        "tasks": ["multiarith"],
+        "out": str(root / "out"),
+        "data_dir": str(shared_data),
+        "student": {"model": str(model), "max_steps": 2, "batch_size": 4, "learning_rate": 1e-3},
+        "curate": {"max_samples": 24},
+        "eval": {"limit": 4, "max_new_tokens": 8, "batch_size": 4},
+        "baselines": ["zs", "ft_token"],
+    }
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_run_end_to_end_then_resume(tiny_config, fcot):
+    first = fcot("run", tiny_config)
+    assert first.code == 0, first.stderr
+    root = tiny_config.parent / "out" / "tiny"
+    results = json.loads((root / "results.json").read_text())
+    methods = {r["method"]: r for r in results}
+    assert set(methods) == {"teacher (Zero-shot-CoT)", "zero-shot", "Fine-tune-CoT", "vanilla fine-tune"}
+    teacher = methods["teacher (Zero-shot-CoT)"]
+    assert teacher["n"] == 4 and teacher["model"] == "text-davinci-002" and teacher["teacher_tokens"] > 0
+    for method in ("zero-shot", "Fine-tune-CoT", "vanilla fine-tune"):
+        assert methods[method]["n"] == 4 and methods[method]["wall_s"] > 0
+    assert methods["Fine-tune-CoT"]["train_samples"] > 0
+    cot_file = root / "completion_data" / f"B_{methods['Fine-tune-CoT']['model'].replace('/', '--')}__C_ft_cot_token"
+    assert list(cot_file.glob("F_zs_cot_multiarith__D_multiarith.json"))
+    for name in ("summary.md", "accuracy.png", "cost.png"):
+        assert (root / "report" / name).stat().st_size > 0
+    assert "Fine-tune-CoT" in first.stdout and "results:" in first.stdout
+
+    metrics = root / "runs" / "zs_cot_multiarith" / "train_metrics.json"
+    stamp = metrics.stat().st_mtime_ns
+    second = fcot("run", tiny_config)
+    assert second.code == 0, second.stderr
+    assert metrics.stat().st_mtime_ns == stamp  # nothing retrained
+    assert json.loads((root / "results.json").read_text()) == results
+
+
+def test_changed_settings_under_same_name_are_refused(tiny_config, fcot):
+    result = fcot("run", tiny_config, "--set", "student.lora_r=4")
+    assert result.code == 2
+    assert result.stderr.startswith("error:") and "other student settings" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["student.epochs=-1"], "student.epochs"),
+        (["nonsense=1"], "nonsense"),
+        (["teacher"], "expected section.field=value"),
+        (["eval.limit=0", "student.lora=maybe"], "eval.limit"),
+    ],
+)
+def test_bad_config_is_one_line(overrides, message, fcot):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, overrides)
+    result = fcot("run", *[a for o in overrides for a in ("--set", o)])
+    assert result.code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_every_problem_reported_at_once():
+    with pytest.raises(ConfigError) as exc:
+        load_config(None, ["eval.limit=0", "student.lora=maybe"])
+    assert "eval.limit" in str(exc.value) and "student.lora" in str(exc.value)
+
+
+def test_missing_and_malformed_config_files(tmp_path, fcot):
+    assert "no such config file" in fcot("run", tmp_path / "nope.yaml").stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("student: [unclosed")
+    result = fcot("run", bad)
+    assert result.code == 2 and "not valid YAML" in result.stderr
+
+
+def test_shipped_configs_load():
+    from fcot.cli.run import bundled_config
+
+    config = load_config(bundled_config())
+    assert config.tasks == ["multiarith"] and config.teacher.teacher.startswith("recorded:")
