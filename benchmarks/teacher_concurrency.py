@@ -43,8 +43,7 @@ async def _teach(url: str, questions: int, concurrency: int) -> tuple[float, int
 
     with tempfile.TemporaryDirectory() as tmp:
         config = TeachConfig(task=TASK, teacher="openai:bench", base_url=url, split="all", limit=questions,
-                             concurrency=concurrency, out=Path(tmp), cache=Path(tmp) / "cache.sqlite3",
-                             save_every=5.0)
+                             concurrency=concurrency, out=Path(tmp), cache=Path(tmp) / "cache.sqlite3")
         stats = Stats()
         start, cpu = time.perf_counter(), time.process_time()
         await teach_async(config, stats=stats)
