@@ -41,6 +41,7 @@ class ServerConfig:
     support_n: bool = True  # False: ignore `n` and return one choice (like some servers)
     recorded: dict[str, str] = field(default_factory=dict)  # prompt -> completion text
     failing: tuple[str, ...] = ()  # prompts containing any of these always get 500
+    hold_batches: bool = False  # batches stay in_progress while this is True
     seed: int = 0
 
 
@@ -208,6 +209,8 @@ class FaultServer:
         batch = self.batches[batch_id]
         lines = [json.loads(x) for x in self.files[batch["input_file_id"]].decode().splitlines() if x.strip()]
         await asyncio.sleep(self.config.latency)
+        while self.config.hold_batches:
+            await asyncio.sleep(0.02)
         outputs, errors = [], []
         for line in lines:
             entry = {"path": line["url"], "prompt": line["body"].get("prompt"), "n": line["body"].get("n", 1),

@@ -73,3 +73,21 @@ def test_ctrl_c_writes_partial_results_and_resumes(serve_faults, tmp_path, share
     assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
     assert not [a for a in server.attempts[sent:] if a["prompt"] in cached]
     assert len(output(tmp_path, "m", "gsm8k")["data"]) == 100
+
+
+def test_batch_run_resumes_polling_the_submitted_batch(serve_faults, tmp_path, shared_data):
+    server = serve_faults(hold_batches=True)
+    cmd = [sys.executable, "-m", "fcot", "teach", "--task", "svamp", "--teacher", "openai:m", "--limit", "10",
+           "--base-url", server.url, "--out", str(tmp_path), "--cache", str(tmp_path / "c.sqlite3"), "--batch",
+           "--batch-poll", "0.05", "--data-dir", str(shared_data)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not server.batches and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.3)  # polling the held batch
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(server.batches) == 1
+    server.config.hold_batches = False
+    assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
+    assert len(server.batches) == 2  # the first batch was polled again, not paid for twice; then step 2
+    assert len(output(tmp_path, "m", "svamp")["data"]) == 10
