@@ -75,7 +75,7 @@ def test_eval_bad_input_is_one_error_line(fcot, tiny_dirs, tmp_path):
 @pytest.mark.slow
 def test_eval_default_student_zero_shot(fcot, tmp_path, shared_data):
     result = fcot("eval", "smollm2-135m-instruct", "--task", "multiarith", "--template", "zs", "--limit", "4",
-                  "--max-new-tokens", "16", "--out", tmp_path, "--json", "--data-dir", shared_data)
+                  "--max-new-tokens", "16", "--threads", "1", "--out", tmp_path, "--json", "--data-dir", shared_data)
     assert result.code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["n"] == 4 and summary["tokens_per_s"] > 0

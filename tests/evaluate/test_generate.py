@@ -62,10 +62,12 @@ def test_generation_stops_at_a_stop_phrase_and_trims_it(decoder):
     assert again.new_tokens < 12
 
 
-def test_bf16_generation_runs_and_keeps_shapes(tmp_path):
+def test_bf16_generation_with_bf16_weights_or_bf16_matmuls(decoder, tmp_path):
     loaded = load_model(save_tiny_model(tmp_path / "tiny", "decoder"), dtype="bfloat16")
     outs, _ = generate(loaded.model, loaded.tokenizer, PROMPTS[:2], max_new_tokens=3, batch_size=2)
     assert loaded.model.dtype == torch.bfloat16 and len(outs) == 2
+    outs, stats = generate(decoder.model, decoder.tokenizer, PROMPTS[:2], max_new_tokens=3, compute_dtype="bfloat16")
+    assert decoder.model.dtype == torch.float32 and stats.new_tokens > 0  # autocast leaves the weights alone
 
 
 def test_evaluate_model_writes_paper_file_scores_and_resumes(decoder, shared_data, tmp_path):

@@ -104,16 +104,20 @@ def generate(
     max_new_tokens: int = 128,
     batch_size: int = 16,
     stop: Sequence[str] = (),
-    max_prompt_tokens: int | None = None,
+    compute_dtype: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Generation], GenerationStats]:
-    """Greedy completions of prompts, batched by length, in the order given; `progress(n)` after each batch."""
+    """Greedy completions of prompts, batched by length, in the order given; `progress(n)` after each batch.
+
+    `compute_dtype="bfloat16"` runs the matmuls of an fp32 model in bf16 (autocast): weights, norms and the
+    residual stream stay fp32, so answers track fp32 closely while the matmuls use native bf16 units.
+    """
+    import contextlib
+
     import torch
 
     stop = tuple(s for s in stop if s)
-    encoded = [tokenizer(p, add_special_tokens=model_type == "encoder_decoder").input_ids for p in prompts]
-    if max_prompt_tokens:
-        encoded = [ids[-max_prompt_tokens:] for ids in encoded]  # keep the end: the question is there
+    encoded = [tokenizer(p).input_ids for p in prompts]  # special tokens as the tokenizer adds them in training
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
     stop_ids = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
     gen_eos = model.generation_config.eos_token_id
@@ -121,6 +125,9 @@ def generate(
     results: list[Generation | None] = [None] * len(prompts)
     total_new, started = 0, time.perf_counter()
     device = next(model.parameters()).device
+    autocast = contextlib.nullcontext()
+    if compute_dtype and getattr(torch, compute_dtype) != model.dtype:
+        autocast = torch.autocast(device.type, dtype=getattr(torch, compute_dtype))
     for b in range(0, len(order), batch_size):
         batch = order[b:b + batch_size]
         side = "left" if model_type == "decoder" else "right"
@@ -128,7 +135,7 @@ def generate(
         inputs = inputs.to(device)
         prompt_len = inputs["input_ids"].shape[1] if model_type == "decoder" else 1  # enc-dec: the start token
         criteria = [_stop_criteria(tokenizer, stop, prompt_len)] if stop else []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast:
             out = model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
@@ -179,13 +186,15 @@ def evaluate_model(
     batch_size: int = 16,
     max_new_tokens: int | None = None,
     stop: Sequence[str] | None = None,
+    compute_dtype: str | None = None,
     split_name: str = "default",
     data_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[CompletionDataset, Evaluation]:
     """Generate the student's answers to a task split with a template, save them, and score them.
 
-    `stop` defaults to the template's stop phrases (" END" labels for fine-tuned templates, "\\nQ:" for prompts).
+    `stop` defaults to the template's stop phrases (" END" labels for fine-tuned templates, "\\nQ:" for prompts);
+    `compute_dtype="bfloat16"` runs the matmuls in bf16 (see `generate`).
     """
     task = as_task(task)
     indices = task.load_split(split_name, data_dir).get(split)
@@ -198,7 +207,8 @@ def evaluate_model(
     base = base_model or (Path(loaded.name).name if Path(loaded.name).exists() else loaded.name)
     path = completion_path(out_root, base, template, task.key, finetune_key=finetune_key)
     cd = _load_or_new(path, task.key, base, template, finetune_key)
-    todo = sorted((s for s in samples if not _done(cd, s["sample_index"])), key=lambda s: len(prompts[s["sample_index"]]))
+    todo = [s for s in samples if not _done(cd, s["sample_index"])]
+    todo.sort(key=lambda s: len(prompts[s["sample_index"]]))  # similar lengths share a chunk, then a batch
     limit_tokens = max_new_tokens or DEFAULT_MAX_NEW_TOKENS[template]
     stop = tuple(stop_phrases(template) if stop is None else stop)
     cd.metadata.update({"split": split, "max_new_tokens": limit_tokens, "stop": list(stop)})
@@ -209,13 +219,14 @@ def evaluate_model(
     chunk = max(batch_size * 4, 1)  # save after every chunk so an interrupted run resumes
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        rows, part_stats = _complete(loaded, task, template, part, batch_size, limit_tokens, stop, data_dir,
-                                     progress)
+        rows, part_stats = _complete(loaded, task, template, part, limit_tokens, data_dir, progress,
+                                     dict(batch_size=batch_size, stop=stop, compute_dtype=compute_dtype))
         for row in rows:
             cd.add(row)
         stats = GenerationStats(stats.prompts + part_stats.prompts, stats.new_tokens + part_stats.new_tokens,
                                 stats.seconds + part_stats.seconds)
-        cd.metadata["generation"] = {"dtype": str(loaded.model.dtype).removeprefix("torch."), "batch_size": batch_size,
+        dtype = compute_dtype or str(loaded.model.dtype).removeprefix("torch.")
+        cd.metadata["generation"] = {"dtype": dtype, "batch_size": batch_size,
                                      "new_tokens": stats.new_tokens, "seconds": round(stats.seconds, 3),
                                      "tokens_per_s": round(stats.tokens_per_s, 2)}
         cd.save(path)
@@ -243,13 +254,13 @@ def _load_or_new(path: Path, dataset_key: str, base: str, template: str, finetun
 
 
 def _complete(
-    loaded: LoadedModel, task: Task, template: str, samples: list[dict], batch_size: int, max_new_tokens: int,
-    stop: tuple[str, ...], data_dir: str | Path | None, progress: Callable[[int], None] | None,
+    loaded: LoadedModel, task: Task, template: str, samples: list[dict], max_new_tokens: int,
+    data_dir: str | Path | None, progress: Callable[[int], None] | None, options: dict,
 ) -> tuple[list[dict], GenerationStats]:
     """Completion records for samples (two generation steps for zs_cot)."""
     rows = [{"sample_index": s["sample_index"], "completion_index": 0, "question": s["question"],
              "answer": s["answer"]} for s in samples]
-    run = dict(model_type=loaded.model_type, batch_size=batch_size, stop=stop)
+    run = dict(model_type=loaded.model_type, **options)
     stats = GenerationStats(prompts=0, new_tokens=0, seconds=0.0)
     if template == "zs_cot":
         for row in rows:

