@@ -42,6 +42,7 @@ class TrainResult:
     best_checkpoint: str | None = None  # the checkpoint the final model comes from (None: the last step)
     real_tokens: int = 0  # non-padding tokens trained on, over all sessions
     tokens_per_s: float = 0.0  # real tokens per second of training-step time, this session
+    padding_share: float = 0.0  # of the token positions computed this session, the share that was padding
     wall_time_s: float = 0.0  # training seconds over all sessions
     train_samples: int = 0
     val_samples: int = 0
@@ -161,6 +162,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
     finally:
         hook.remove()
     session_tokens = int(trainer.accelerator.reduce(torch.tensor(counter.tokens), "sum"))
+    session_slots = int(trainer.accelerator.reduce(torch.tensor(counter.slots), "sum"))
     session_seconds = metrics.session_seconds
     state = trainer.state
     history = state.log_history
@@ -172,6 +174,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         best_checkpoint=state.best_model_checkpoint,
         real_tokens=metrics.prior_tokens + session_tokens,
         tokens_per_s=session_tokens / max(metrics.step_seconds, 1e-9),
+        padding_share=1 - session_tokens / max(session_slots, 1),
         wall_time_s=metrics.prior_seconds + session_seconds,
         train_samples=len(samples_train),
         val_samples=len(samples_val),
