@@ -1,4 +1,4 @@
-"""Really train tiny random-init students on curated real completions: loss falls, the format is learned, runs resume."""
+"""Really train tiny random-init students on curated real completions: loss falls, format is learned, runs resume."""
 
 from __future__ import annotations
 

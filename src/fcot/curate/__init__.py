@@ -1,4 +1,4 @@
-"""Curate teacher rationales into training samples in the paper's formats (`ft_cot_token`, `ft_cot_natural`, `ft_token`).
+"""Curate teacher rationales into training samples in the paper's formats (ft_cot_token, ft_cot_natural, ft_token).
 
     result = curate(CompletionDataset.load("D_multiarith.json"), "multiarith", template="ft_cot_token")
     write_curated(result, curated_path("fcot-out", result))

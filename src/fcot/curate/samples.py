@@ -120,11 +120,12 @@ def curate(
     """Training samples from the correct teacher completions of a task's train split."""
     check_trainable(template, model_type)
     if template not in COT_TEMPLATES:
-        raise ConfigError(f"template {template} trains on gold answers, not teacher completions; "
-                          f"curate the task's Dataset instead (e.g. `fcot curate {completions.dataset_key} --template ft_token`)")
+        raise ConfigError(f"template {template} trains on gold answers, not teacher completions; curate the task's "
+                          f"Dataset instead (e.g. `fcot curate {completions.dataset_key} --template ft_token`)")
     task = as_task(task or completions.dataset_key)
     if task.key != completions.dataset_key:
-        raise DataError(f"completions are for {completions.dataset_key!r}, not task {task.key!r}; pass the matching task")
+        raise DataError(f"completions are for {completions.dataset_key!r}, not task {task.key!r}; "
+                        "pass the matching task")
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
     is_correct = is_correct or step2_correct(task, completions.prediction_template)
     stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
@@ -152,8 +153,8 @@ def curate(
             seen.add(key)
             samples.append(_row(template, model_type, task, c, stop_phrase))
     if not samples:
-        raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in split "
-                        f"part {split!r} ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
+        raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in split part "
+                        f"{split!r} ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
     stats.kept = len(samples)
     stats.kept_samples = len({s["sample_index"] for s in samples})
     log.info("%s: kept %d of %d completions", task.key, stats.kept, stats.completions)
@@ -179,7 +180,7 @@ def curate_dataset(
     """Vanilla fine-tuning samples (`ft_token`): the train split's questions with their gold answers."""
     check_trainable(template, model_type)
     if template != "ft_token":
-        raise ConfigError(f"template {template} needs teacher rationales; curate a completions file instead of a Dataset")
+        raise ConfigError(f"template {template} needs teacher rationales; curate a completions file, not a Dataset")
     task = as_task(task or dataset.dataset_key)
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
     chosen = dataset.select(indices)

@@ -33,7 +33,8 @@ class StudentConfig(BaseModel):
     lora_alpha: int = Field(32, ge=1)
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     lora_targets: str | list[str] = "all-linear"  # peft target_modules
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast matmuls to bfloat16 (weights stay fp32)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocasts matmuls (weights stay fp32); auto: bf16
+    # on GPUs that support it, else fp32 (CPUs without native bf16, e.g. AVX2-only, run bf16 ~30x slower)
 
     # --- data
     max_len: int = Field(512, ge=8)  # tokens of input + label; longer samples are dropped, not cut
@@ -62,9 +63,17 @@ class StudentConfig(BaseModel):
     def resolved_lr(self) -> float:
         return self.learning_rate or (LORA_LR if self.lora else FULL_LR)
 
+    @property
+    def resolved_precision(self) -> str:
+        if self.precision != "auto":
+            return self.precision
+        import torch
+
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+
     def resolved(self) -> "StudentConfig":
-        """A copy with defaults that depend on other fields filled in (learning rate)."""
-        return self.model_copy(update={"learning_rate": self.resolved_lr})
+        """A copy with defaults that depend on other fields or the machine filled in (learning rate, precision)."""
+        return self.model_copy(update={"learning_rate": self.resolved_lr, "precision": self.resolved_precision})
 
     def to_yaml(self, header: str | None = None) -> str:
         text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
