@@ -25,6 +25,12 @@ def curate(
     dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),
     stop_phrase: str = typer.Option("END", "--stop-phrase", help="Appended to each label after a space ('' for "
                                     "none); generation stops there."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="Write a hosted fine-tuning API's training "
+                                           "file instead: finetune_data/P_<platform>/F_<key>.jsonl, e.g. openai."),
+    data_format: str = typer.Option("chat", "--format", help="With --platform: chat (messages) or completion "
+                                    "(prompt/completion, for babbage-002/davinci-002)."),
+    validation_fraction: float = typer.Option(0.1, "--validation-fraction", help="With --platform: share of "
+                                              "questions held out as the validation file (seeded)."),
     out: Path = OutDirOption,
     data_dir: Optional[Path] = DataDirOption,
 ) -> None:
@@ -44,7 +50,14 @@ def curate(
             result = curate_dataset(src, **options)
         else:
             result = curate_completions(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe, **options)
-        results.append((result, write_curated(result, curated_path(out, result))))
+        if platform:
+            from fcot.curate import finetune_key
+            from fcot.student.platform_cli import curate_for_platform
+
+            path = curate_for_platform(platform, out, finetune_key(result), result, data_format, validation_fraction)
+        else:
+            path = write_curated(result, curated_path(out, result))
+        results.append((result, path))
 
     folders = sorted({str(path.parent) for _, path in results})
     table = Table(title=f"curated {template} for {model_type} models, {split} split",

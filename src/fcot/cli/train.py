@@ -14,9 +14,11 @@ from fcot.cli.common import Optional, console, err_console
 
 @app.command()
 def train(
-    train_file: Path = typer.Argument(..., metavar="CURATED_FILE", help="Curated JSONL from `fcot curate`."),
-    model: Optional[str] = typer.Option(None, "--model", help="smollm2-135m-instruct (default), a model folder, "
-                                        "a .gguf file or a hub name."),
+    train_file: Optional[Path] = typer.Argument(None, metavar="CURATED_FILE", help="Curated JSONL from `fcot "
+                                                "curate` (optional with --platform and --finetune-key)."),
+    model: Optional[str] = typer.Option(None, "--model", "--base-model", help="smollm2-135m-instruct (default), a "
+                                        "model folder, a .gguf file or a hub name; with --platform, the API's base "
+                                        "model, e.g. gpt-4.1-nano-2025-04-14."),
     lora: Optional[bool] = typer.Option(None, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the data (default 3)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
@@ -31,11 +33,34 @@ def train(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
                                                "flags override it."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<curated file name>)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<curated file name>); "
+                                       "with --platform, the output root (default fcot-out)."),
     resume: Optional[bool] = typer.Option(None, "--resume/--restart", help="Resume from the run folder's last "
                                           "checkpoint (default: whenever there is one) or ignore it."),
+    platform: Optional[str] = typer.Option(None, "--platform", help="Fine-tune through a hosted API instead, e.g. "
+                                           "openai (any OpenAI-compatible one with --base-url)."),
+    finetune_key: Optional[str] = typer.Option(None, "--finetune-key", help="With --platform: names the data "
+                                               "(finetune_data/P_<platform>/F_<key>.jsonl) and the job record."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="With --platform: the API's base URL."),
+    lr_multiplier: Optional[float] = typer.Option(None, "--lr-multiplier", help="With --platform: learning rate "
+                                                  "multiplier (default auto)."),
+    suffix: Optional[str] = typer.Option(None, "--suffix", help="With --platform: added to the model name."),
+    poll_interval: float = typer.Option(10.0, "--poll-interval", help="With --platform: seconds between job polls."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="With --platform: follow the job until it ends."),
+    prices: Optional[Path] = typer.Option(None, "--prices", help='With --platform: JSON {"model": $ per 1M '
+                                          'training tokens}.'),
 ) -> None:
     """Fine-tune a student; the run folder gets the model, fcot.yaml and train_metrics.json (resumable)."""
+    if platform:
+        from fcot.student.platform_cli import train_on
+
+        train_on(platform, out or Path("fcot-out"), finetune_key, model, train_file, base_url, epochs, batch_size,
+                 lr_multiplier, suffix, seed, prices, poll_interval, wait)
+        return
+    if train_file is None:
+        from fcot.errors import ConfigError
+
+        raise ConfigError("CURATED_FILE is missing; pass the JSONL written by fcot curate")
     from fcot.student import StudentConfig
     from fcot.student import train as run_train
 

@@ -72,7 +72,8 @@ def _parse_rows(content: bytes) -> tuple[list[dict], str]:
                                 "assistant message nor 'prompt' and 'completion'", "file", "invalid_file_format")
         rows.append(row)
     if len(formats) > 1:
-        raise ApiError(400, "Invalid file format for Fine-Tuning API: mixes chat and prompt/completion examples", "file")
+        raise ApiError(400, "Invalid file format for Fine-Tuning API: mixes chat and prompt/completion examples",
+                       "file")
     if len(rows) < MIN_EXAMPLES:
         raise ApiError(400, f"Training file has {len(rows)} example(s), but must have at least {MIN_EXAMPLES} examples",
                        "file", "invalid_n_examples")
