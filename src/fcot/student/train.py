@@ -90,7 +90,13 @@ def _same_run(a: dict, b: dict) -> bool:
 
 def _read_record(out_dir: Path) -> dict:
     path = out_dir / CONFIG_FILE
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML; use another --out, or delete the folder to start over") from exc
+    return record if isinstance(record, dict) else {}
 
 
 def train(
