@@ -28,8 +28,8 @@ def train(
                                           "ones are dropped."),
     batching: Optional[str] = typer.Option(None, "--batching", help="group_by_length (default), packed "
                                            "(padding-free, decoders) or padded."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="auto (default: bf16 on GPUs that support "
-                                            "it, else fp32), fp32 or bf16."),
+    precision: Optional[str] = typer.Option(None, "--precision", help="auto (default: bf16 where the hardware "
+                                            "has it: GPUs, AMX/AVX512-BF16 CPUs; else fp32), fp32 or bf16."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
                                                "flags override it."),

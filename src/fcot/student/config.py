@@ -34,7 +34,7 @@ class StudentConfig(BaseModel):
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     lora_targets: str | list[str] = "all-linear"  # peft target_modules
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocasts matmuls (weights stay fp32); auto: bf16
-    # on GPUs that support it, else fp32 (CPUs without native bf16, e.g. AVX2-only, run bf16 ~30x slower)
+    # on GPUs and CPUs (AMX, AVX512-BF16) that have it, else fp32 (AVX2-only CPUs run bf16 ~30x slower)
 
     # --- data
     max_len: int = Field(512, ge=8)  # tokens of input + label; longer samples are dropped, not cut
@@ -69,7 +69,10 @@ class StudentConfig(BaseModel):
             return self.precision
         import torch
 
-        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+        if torch.cuda.is_available():
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+        return "bf16" if native else "fp32"
 
     def resolved(self) -> "StudentConfig":
         """A copy with defaults that depend on other fields or the machine filled in (learning rate, precision)."""
