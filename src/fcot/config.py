@@ -49,7 +49,7 @@ class EvalSection(_Section):
     split: str = "test"
     limit: Optional[int] = Field(None, ge=1)  # first N test questions only (quick runs)
     batch_size: int = Field(32, ge=1)
-    max_new_tokens: int = Field(128, ge=1)
+    max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: 128
     usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
 
 

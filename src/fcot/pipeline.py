@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -32,6 +32,8 @@ METHOD = {
     "fs_cot": "few-shot-CoT",
 }
 
+RATIONALE_TEMPLATES = {"ft_cot_token", "ft_cot_natural", "zs_cot", "fs_cot"}
+
 
 @dataclass
 class Experiment:
@@ -45,8 +47,12 @@ class Experiment:
 Notify = Callable[[str], None]
 
 
-def run_experiment(config: RunConfig, notify: Notify = log.info) -> Experiment:
-    """Run (or resume) every stage of the experiment for each task; return the measured results."""
+def run_experiment(config: RunConfig, notify: Notify = log.info,
+                   train_progress: Callable[[dict], None] | None = None) -> Experiment:
+    """Run (or resume) every stage of the experiment for each task; return the measured results.
+
+    `notify` gets one line per stage; `train_progress` gets the trainer's per-step events.
+    """
     from fcot.tasks import resolve_task
 
     root = config.root
@@ -54,7 +60,7 @@ def run_experiment(config: RunConfig, notify: Notify = log.info) -> Experiment:
     experiment = Experiment(config)
     for spec in config.tasks:
         task = resolve_task(spec, config.answer_type)
-        for result in _run_task(config, task, root, notify):
+        for result in _run_task(config, task, root, notify, train_progress):
             experiment.results.append(result)
             save_results(root / RESULTS_FILE, [result])
     experiment.files = {"results": root / RESULTS_FILE, **render_report(experiment.results, root / "report")}
@@ -74,7 +80,9 @@ def _write_config(config: RunConfig, root: Path) -> None:
     write_atomic(path, config.to_yaml())
 
 
-def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify) -> list[Result]:
+def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
+              train_progress: Callable[[dict], None] | None) -> Iterator[Result]:
+    """Each stage of one task, yielding results as soon as they are measured."""
     from fcot.student.model import load_model
 
     split = task.load_split("default", config.data_dir)
@@ -84,13 +92,13 @@ def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify) -> list[
     completions = _teach(config, task, root)
     base = load_model(config.student.model)
     count = _token_counter(base.tokenizer)
-    results = [_teacher_result(config, task, completions, test, count)]
+    yield _teacher_result(config, task, completions, test, count)
 
     for template in config.baselines:
         if template == "ft_token":
             continue
         notify(f"[{task.key}] untrained student, {METHOD[template]} on {len(test)} test questions")
-        results.append(_evaluate(config, task, base, template, root, None, notify))
+        yield _evaluate(config, task, base, template, root, None, notify)
     del base
 
     notify(f"[{task.key}] curate: keep the teacher's correct rationales ({config.curate.template})")
@@ -103,9 +111,8 @@ def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify) -> list[
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
         runs.append(("ft_token", _curate_vanilla(config, task, root), vanilla))
     for template, train_file, student in runs:
-        results.append(_train_and_evaluate(config, task, template, train_file, student, root, notify,
-                                           teacher_tokens if template != "ft_token" else None))
-    return results
+        yield _train_and_evaluate(config, task, template, train_file, student, root, notify, train_progress,
+                                  teacher_tokens if template != "ft_token" else None)
 
 
 def _teach(config: RunConfig, task: Any, root: Path):
@@ -159,7 +166,8 @@ def _curate_vanilla(config: RunConfig, task: Any, root: Path) -> Path:
 
 
 def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file: Path, student: Any, root: Path,
-                        notify: Notify, teacher_tokens: int | None) -> Result:
+                        notify: Notify, train_progress: Callable[[dict], None] | None,
+                        teacher_tokens: int | None) -> Result:
     from fcot.student import train
     from fcot.student.model import load_model
 
@@ -167,7 +175,7 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
     run_dir = root / "runs" / finetune_key
     notify(f"[{task.key}] train {METHOD[template]}: {student.model} ({'LoRA' if student.lora else 'full'}, "
            f"{student.epochs:g} epochs) -> {run_dir}")
-    trained = train(student, train_file, run_dir)
+    trained = train(student, train_file, run_dir, progress=train_progress)
     notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
            f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}")
     loaded = load_model(run_dir)
@@ -181,10 +189,11 @@ def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Pa
     from fcot.evaluate.generate import evaluate_model, pick_dtype
 
     e = config.eval
+    rationale = template in RATIONALE_TEMPLATES  # answer-only templates keep their short default limit
     started = time.monotonic()
     cd, evaluation = evaluate_model(loaded, task, template, split=e.split, limit=e.limit, out_root=root,
                                     finetune_key=finetune_key, base_model=config.student.model,
-                                    batch_size=e.batch_size, max_new_tokens=e.max_new_tokens,
+                                    batch_size=e.batch_size, max_new_tokens=e.max_new_tokens if rationale else None,
                                     data_dir=config.data_dir, compute_dtype=pick_dtype())
     generation = cd.metadata.get("generation") or {}
     wall = generation.get("seconds") or (time.monotonic() - started)

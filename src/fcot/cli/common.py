@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +17,48 @@ err_console = Console(stderr=True)
 DataDirOption = typer.Option(
     None, "--data-dir", envvar="FCOT_DATA_DIR", help="fcot-data folder (dataset/, split/, ...); default: the bundled copy."
 )
+AnswerTypeOption = typer.Option(
+    None, "--answer-type", help="For a task file (.jsonl/.csv/.json of questions and answers): number, choice, "
+    "yes_no or text."
+)
 OutDirOption = typer.Option(Path("fcot-out"), "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
 
-__all__ = ["DataDirOption", "OutDirOption", "Optional", "console", "err_console"]
+def quiet_libraries() -> None:
+    """Keep library progress bars and info logs off the terminal (set before they are imported); fcot shows its own."""
+    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
+                        ("TRANSFORMERS_VERBOSITY", "error")):
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")  # internal deprecations
+
+
+class TrainProgress:
+    """A rich progress bar showing step, loss and tokens/s, started at the first step (never on other processes)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        return self.report if self.enabled else None
+
+    def report(self, event: dict) -> None:
+        if self.bar is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       TextColumn("{task.fields[info]}")]
+            self.bar = Progress(*columns, console=err_console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("train", total=None, info="")
+        loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
+        info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
+        self.bar.update(self.task, total=event["max_steps"], completed=event["step"], info=info)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+__all__ = ["AnswerTypeOption", "DataDirOption", "Optional", "OutDirOption", "TrainProgress", "console", "err_console",
+           "quiet_libraries"]

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import DataDirOption, OutDirOption, console, err_console
+from fcot.cli.common import AnswerTypeOption, DataDirOption, OutDirOption, console, err_console
 from fcot.errors import ConfigError, DataError, ModelError
 
 RUN_CONFIG = "fcot.yaml"
@@ -66,6 +66,7 @@ def eval_(
     platform: Optional[str] = typer.Option(None, "--platform", help="Evaluate a hosted fine-tune (MODEL = its "
                                            "finetune key) through the platform's API, e.g. openai."),
     data_dir: Optional[Path] = DataDirOption,
+    answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Generate the student's answers to a task's test split, save them (paper layout) and print the accuracy."""
     if platform:
@@ -76,14 +77,14 @@ def eval_(
                                              limit=limit, max_tokens=max_new_tokens or 256, out=out,
                                              data_dir=data_dir))
         return
-    from fcot.tasks import get_task
+    from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
     info = run_info(Path(model).expanduser())
     task_key = task or info.get("task")
     if not task_key:
         raise ConfigError("--task is missing; name the task to answer, e.g. --task multiarith")
-    task_obj = get_task(task_key)
+    task_obj = resolve_task(task_key, answer_type)
     template = template or info.get("template") or "zs"
     check_template(template)
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, dtype, threads, out,

@@ -7,9 +7,10 @@ from importlib import resources
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from fcot.cli import app
-from fcot.cli.common import Optional, console
+from fcot.cli.common import Optional, TrainProgress, console, quiet_libraries
 
 DEMO_CONFIG = "demo.yaml"
 
@@ -35,16 +36,16 @@ def run(
         console.print(config.to_yaml(), highlight=False, markup=False)
         raise typer.Exit()
     from fcot.cli.report import results_table
-    from fcot.cli.train import _quiet_libraries
     from fcot.pipeline import run_experiment
 
-    _quiet_libraries()
+    quiet_libraries()
     started = time.monotonic()
 
     def notify(message: str) -> None:
-        console.print(f"[dim]{time.monotonic() - started:6.0f}s[/dim] {message}", highlight=False)
+        console.print(f"[dim]{time.monotonic() - started:6.0f}s[/dim] {escape(message)}", highlight=False)
 
-    experiment = run_experiment(config, notify)
+    with TrainProgress(True) as train_progress:
+        experiment = run_experiment(config, notify, train_progress)
     console.print(results_table(experiment.results, title=f"Fine-tune-CoT: {config.name}"))
     for name, path in experiment.files.items():
         console.print(f"{name}: {path}", highlight=False)

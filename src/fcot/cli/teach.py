@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import DataDirOption, Optional, OutDirOption, console, err_console
+from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, console, err_console
 
 
 @app.command()
@@ -40,16 +40,18 @@ def teach(
     save_every: float = typer.Option(10.0, "--save-every", help="Seconds between partial writes of the output."),
     out: Path = OutDirOption,
     data_dir: Optional[Path] = DataDirOption,
+    answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Write teacher completions to completion_data/B_<model>__C_<key>/D_<task>.json (resumable)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fcot.errors import TeacherError
-    from fcot.tasks import get_task
+    from fcot.tasks import resolve_task
     from fcot.teacher import EndpointFailed, Stats, TeachConfig
     from fcot.teacher import teach as run_teach
     from fcot.teacher.teach import output_path
 
+    task = resolve_task(task, answer_type).key  # an unknown task fails here, before any progress output
     config = TeachConfig(
         task=task, teacher=teacher, base_url=base_url, api_key_env=api_key_env, prompt=prompt, samples=samples,
         temperature=temperature, max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, split=split,
@@ -58,7 +60,6 @@ def teach(
         prices=prices, cache=cache, save_every=save_every, out=out, data_dir=data_dir,
     )
     config.validate()
-    get_task(task)  # an unknown task fails here, before any progress output
     stats = Stats()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[info]}")]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import Optional, console, err_console
+from fcot.cli.common import Optional, TrainProgress, console, quiet_libraries
 
 
 @app.command()
@@ -72,8 +71,8 @@ def train(
         config = StudentConfig.from_mapping({}, where="flags", **overrides)
     out = out or Path("runs") / train_file.stem
     main_process = os.environ.get("RANK", "0") == "0"
-    _quiet_libraries()
-    with _progress(main_process) as report:
+    quiet_libraries()
+    with TrainProgress(main_process) as report:
         result = run_train(config, train_file, out, resume=resume, progress=report)
     if main_process:
         first, last = result.losses[0]["loss"], result.losses[-1]["loss"]
@@ -81,40 +80,3 @@ def train(
         console.print(f"trained {result.global_step} steps: loss {first:.3f} -> {last:.3f}, "
                       f"{result.tokens_per_s:,.0f} tokens/s, {result.wall_time_s:.0f} s{best}\nmodel in {out}",
                       highlight=False, soft_wrap=True)
-
-
-def _quiet_libraries() -> None:
-    """Keep library progress bars and info logs off the terminal (set before they are imported); fcot shows its own."""
-    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
-                        ("TRANSFORMERS_VERBOSITY", "error")):
-        os.environ.setdefault(name, value)
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")  # internal deprecations
-
-
-class _progress:
-    """A rich progress bar showing step, loss and tokens/s, started at the first step (never on other processes)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        return self.report if self.enabled else None
-
-    def report(self, event: dict) -> None:
-        if self.bar is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            columns = [TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       TextColumn("{task.fields[info]}")]
-            self.bar = Progress(*columns, console=err_console, transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("train", total=None, info="")
-        loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
-        info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
-        self.bar.update(self.task, total=event["max_steps"], completed=event["step"], info=info)
-
-    def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.stop()
