@@ -98,4 +98,4 @@ def test_shipped_configs_load():
     from fcot.cli.run import bundled_config
 
     config = load_config(bundled_config())
-    assert config.tasks == ["multiarith"] and config.teacher.teacher.startswith("recorded:")
+    assert config.tasks == ["coin_flip"] and config.teacher.teacher.startswith("recorded:")

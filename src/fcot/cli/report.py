@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 
 from fcot.cli import app
@@ -15,9 +16,10 @@ def results_table(results, title: str = "Results") -> Table:
     """A rich table of results, teacher first within each task."""
     from fcot.report.render import COLUMNS, result_notes, table_rows
 
-    table = Table(title=title, caption="\n".join(result_notes(results)) or None)
+    table = Table(title=title, caption="\n".join(result_notes(results)) or None, box=box.SIMPLE_HEAD)
     for col in COLUMNS:
-        table.add_column(col, justify="right" if col in {"n", "accuracy %", "s / answer", "$ / 1k answers"} else "left")
+        numeric = col not in {"task", "method", "model"}
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
     for row in table_rows(results):
         table.add_row(*row)
     return table

@@ -7,7 +7,7 @@ from pathlib import Path
 from fcot.formats import write_atomic
 from fcot.report.results import Result
 
-COLUMNS = ["task", "method", "model", "params", "n", "accuracy %", "s / answer", "$ / 1k answers"]
+COLUMNS = ["task", "method", "model", "params", "n", "acc %", "s/answer", "$/1k answers"]
 
 
 def fmt_params(params: int | None) -> str:
