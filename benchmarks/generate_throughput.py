@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
-import torch
-import transformers
+import common  # benchmarks/common.py, beside this script
 
-import fcot
+import torch
+
 from fcot.evaluate import Evaluator
 from fcot.evaluate.generate import cpu_has_native_bf16, generate, pick_dtype, stop_phrases, trim_at_stop
 from fcot.formats import write_json
@@ -32,30 +29,13 @@ from fcot.templates import format_input
 RESULTS = Path(__file__).parent / "results" / "generate_throughput.json"
 
 
-def matmul_gflops(dtype: torch.dtype, m: int, k: int, n: int, seconds: float = 2.0) -> float:
-    """Best-of-runs GFLOPS of an (m x k) @ (k x n) matmul in dtype."""
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    a @ b
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        a @ b
-        best = max(best, 2 * m * k * n / (time.perf_counter() - start) / 1e9)
-    return best
-
-
 def peak_gflops(dtype: torch.dtype) -> float:
     """The machine's matmul limit in dtype: the best of a large square and a decoder-shaped product."""
-    return max(matmul_gflops(dtype, 1024, 1024, 1024), matmul_gflops(dtype, 64, 576, 1536))
+    return max(common.matmul_gflops(dtype), common.matmul_gflops(dtype, 64, 576, 1536))
 
 
 def hardware() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "native_bf16": cpu_has_native_bf16(), "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "load_average": list(os.getloadavg()), "python": sys.version.split()[0], "torch": torch.__version__,
-            "transformers": transformers.__version__, "fcot": fcot.__version__}
+    return {**common.hardware(), "native_bf16": cpu_has_native_bf16()}
 
 
 def answers(evaluator: Evaluator, texts: list[str], stop: tuple[str, ...]) -> list[str | None]:

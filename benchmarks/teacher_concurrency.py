@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import common  # benchmarks/common.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "teacher"))  # the fault-injecting server used by the tests
 
@@ -49,16 +51,6 @@ async def _teach(url: str, questions: int, concurrency: int) -> tuple[float, int
         await teach_async(config, stats=stats)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         return wall, stats.usage.requests, cpu
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -108,7 +100,7 @@ def main() -> None:
         "targets": {"speedup": 40, "efficiency_vs_ideal": 0.9},
         "note": (f"the sequential baseline was measured on {args.baseline} questions ({sequential_requests} "
                  f"requests) and extrapolated per request to {concurrent_requests} requests"),
-        "hardware": {"cpu": _cpu_name(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "hardware": {"cpu": common.cpu_name(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
                      "system": f"{platform.system()} {platform.release()}",
                      "load_average_1min_at_start": round(load_before, 2)},  # other work sharing the CPUs
         "versions": {"python": platform.python_version(),

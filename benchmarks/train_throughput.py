@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import common  # benchmarks/common.py, beside this script
+
 import torch
 import transformers
 
-import fcot
 from fcot.curate import CurateResult, curate, write_curated
 from fcot.formats import CompletionDataset, write_json
 from fcot.resources import data_dir
@@ -30,28 +30,6 @@ from fcot.student.model import default_student_dir
 
 RESULTS = Path(__file__).parent / "results" / "train_throughput.json"
 MODES = ("padded", "group_by_length", "packed")
-
-
-def matmul_gflops(dtype: torch.dtype, size: int = 1024, seconds: float = 2.0) -> float:
-    """Best-of-runs GFLOP/s of a square matmul in dtype."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    a @ b
-    best, deadline = 0.0, time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        a @ b
-        best = max(best, 2 * size**3 / (time.perf_counter() - start) / 1e9)
-    return best
-
-
-def hardware() -> dict:
-    cpuinfo = Path("/proc/cpuinfo")
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                if line.startswith("model name")), "") if cpuinfo.exists() else platform.processor()
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(), "cuda": torch.cuda.is_available(),
-            "load_average": [round(x, 2) for x in os.getloadavg()], "python": sys.version.split()[0],
-            "torch": torch.__version__, "transformers": transformers.__version__, "fcot": fcot.__version__}
 
 
 def build_model(root: Path, layers: int, width: int) -> tuple[Path, int]:
@@ -92,7 +70,7 @@ def main() -> None:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     transformers.utils.logging.set_verbosity_error()
 
-    peak = {"float32": round(matmul_gflops(torch.float32), 1), "bfloat16": round(matmul_gflops(torch.bfloat16), 1)}
+    peak = {"float32": round(common.matmul_gflops(torch.float32), 1), "bfloat16": round(common.matmul_gflops(torch.bfloat16), 1)}
     runs: dict[str, dict] = {}
     all_rounds: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +104,7 @@ def main() -> None:
         run["share_of_bf16_peak"] = round(run["achieved_gflops"] / peak["bfloat16"], 3)
         run["share_of_fp32_peak"] = round(run["achieved_gflops"] / peak["float32"], 3)
     report = {
-        "hardware": hardware(),
+        "hardware": common.hardware(),
         "model": {"kind": "gpt2", "layers": args.layers, "width": args.width, "params": n_params,
                   "tokenizer": "SmolLM2-135M-Instruct", "precision": "fp32", "fine_tuning": "full"},
         "data": {"task": "multiarith", "template": "ft_cot_token", "samples": n_samples,

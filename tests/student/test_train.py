@@ -14,15 +14,6 @@ from fcot.student.model import save_tiny_model
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from threads, and the suite shares two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def decoder_setup(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("decoder")

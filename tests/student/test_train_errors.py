@@ -13,14 +13,6 @@ from fcot.student import StudentConfig, is_complete, train
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def setup(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("errors")
