@@ -123,3 +123,13 @@ def test_path_errors(fcot, tmp_path, args, expected):
 def test_help_lists_options(fcot):
     result = fcot("evaluate", "--help")
     assert result.code == 0 and "--split" in result.stdout and "--json" in result.stdout
+
+
+def test_evaluate_folder_finds_student_files(tmp_path, shared_data, fcot):
+    source = shared_data / "completion_data" / "B_text-davinci-002__C_zs_cot" / "D_addsub.json"
+    (tmp_path / "F_zs_cot_addsub__D_addsub.json").write_bytes(source.read_bytes())
+    (tmp_path / "notes.json").write_text("{}")  # not a completion file: ignored
+    result = fcot("evaluate", tmp_path, "--json", "--data-dir", shared_data)
+    assert result.code == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [round(100 * r["accuracy"], 2) for r in rows] == [71.39]

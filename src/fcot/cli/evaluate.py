@@ -20,11 +20,11 @@ SPLIT_PARTS = ("all", "train", "test")
 
 
 def completion_files(paths: list[Path]) -> list[Path]:
-    """The given files, plus every `D_*.json` under the given folders."""
+    """The given files, plus every completion file (`D_*.json`, students' `F_*__D_*.json`) under the given folders."""
     files = []
     for path in paths:
         if path.is_dir():
-            found = sorted(path.rglob("D_*.json"))
+            found = sorted(p for p in path.rglob("*D_*.json") if p.name.startswith(("D_", "F_")))
             if not found:
                 raise DataError(f"{path}: no D_*.json completion files in this folder; pass a file or its folder")
             files.extend(found)
