@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import DataDirOption, Optional, OutDirOption, console
+from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, console
 
 
 @app.command()
@@ -33,6 +33,9 @@ def curate(
                                               "questions held out as the validation file (seeded)."),
     out: Path = OutDirOption,
     data_dir: Optional[Path] = DataDirOption,
+    task_file: Optional[str] = typer.Option(None, "--task", help="Your own task file the completions answer "
+                                            "(with --answer-type), so its answers can be checked."),
+    answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Write finetune_data/P_<model_type>/F_<key>.jsonl (+ .curate.json with config and stats) per task."""
     from rich.table import Table
@@ -42,6 +45,10 @@ def curate(
     from fcot.formats import Dataset
 
     check_trainable(template, model_type)
+    if task_file:
+        from fcot.tasks import resolve_task
+
+        resolve_task(task_file, answer_type)  # registers a custom task under its key
     options = dict(template=template, model_type=model_type, split=split, split_name=split_name, data_dir=data_dir,
                    stop_phrase=stop_phrase or None)
     results = []
