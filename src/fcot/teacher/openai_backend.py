@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
 import logging
 import os
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -48,6 +50,14 @@ class EndpointConfig:
     @property
     def url(self) -> str:
         return (self.base_url or OPENAI_URL).rstrip("/")
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The HTTP client's default certificate store, loaded once per process (each load takes ~0.1 s)."""
+    import httpx2  # the openai client's HTTP library
+
+    return httpx2.create_ssl_context()
 
 
 class MalformedResponse(Exception):
@@ -108,7 +118,7 @@ class OpenAIBackend:
                               "variable with --api-key-env")
         # aiohttp transport: about half the client CPU per request of the default one, which matters at high concurrency
         self.client = openai.AsyncOpenAI(api_key=key or "EMPTY", base_url=config.url, max_retries=0,
-                                         timeout=config.timeout, http_client=openai.DefaultAioHttpClient())
+                                         timeout=config.timeout, http_client=openai.DefaultAioHttpClient(verify=tls_context()))
         self.identity = {"backend": "openai", "base_url": config.url, "model": config.model, "chat": config.chat}
         self.model_name = config.model
         self.supports_n = True  # cleared when the server returns fewer choices than asked
