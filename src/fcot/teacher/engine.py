@@ -6,15 +6,26 @@ from the SQLite cache where it can, asks the backend for the rest, and commits e
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, Sequence
+from typing import Awaitable, Iterable, Protocol, Sequence, TypeVar
 
 from fcot.errors import TeacherError
 from fcot.teacher.cache import Choice, CompletionCache, key_from_prefix, key_prefix
 from fcot.teacher.pricing import Price, Usage
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def gather(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """`asyncio.gather`, minus its task (one trip through a busy event loop) when there is a single awaitable."""
+    items = list(awaitables)
+    if len(items) == 1:
+        return [await items[0]]
+    return list(await asyncio.gather(*items))
 
 
 class RequestFailed(TeacherError):

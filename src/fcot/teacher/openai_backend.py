@@ -23,7 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from fcot.errors import ConfigError
 from fcot.teacher.cache import Choice
-from fcot.teacher.engine import EndpointFailed, RequestFailed, Sampling, Stats
+from fcot.teacher.engine import EndpointFailed, RequestFailed, Sampling, Stats, gather
 from fcot.teacher.limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -238,13 +238,13 @@ class OpenAIBackend:
         """One choice per index: one request with `n` where the server honours it, else one request each."""
         n = len(indices)
         if n == 1 or not self.supports_n:
-            results = await asyncio.gather(*(self.with_retries(lambda: self._send(prompt, sampling, 1)) for _ in indices))
+            results = await gather((self.with_retries(lambda: self._send(prompt, sampling, 1)) for _ in indices))
             return [r[0] for r in results]
         choices = await self.with_retries(lambda: self._send(prompt, sampling, n))
         if len(choices) < n:
             log.info("%s returned %d of %d choices; sending one request per sample", self.config.url, len(choices), n)
             self.supports_n = False
-            rest = await asyncio.gather(*(self.with_retries(lambda: self._send(prompt, sampling, 1))
+            rest = await gather((self.with_retries(lambda: self._send(prompt, sampling, 1))
                                           for _ in range(n - len(choices))))
             choices += [r[0] for r in rest]
         return choices

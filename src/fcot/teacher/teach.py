@@ -20,7 +20,7 @@ from fcot.resources import cache_dir
 from fcot.teacher.backends import make_backend, parse_teacher
 from fcot.teacher.batch import BatchRequest, run_batch
 from fcot.teacher.cache import CompletionCache
-from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats
+from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, gather
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 from fcot.teacher.pricing import load_prices, price_for
 
@@ -139,7 +139,7 @@ class _Run:
                     (out,) = await self.completer.complete(second, self.step2, [i], sample["sample_index"])
                     return _row(sample, i, second, out, first, rationale)
 
-                rows = list(await asyncio.gather(*(answer(i, r) for i, r in zip(indices, outs))))
+                rows = await gather(answer(i, r) for i, r in zip(indices, outs))
         except RequestFailed as exc:
             self.failed[sample["sample_index"]] = str(exc)
             self.completer.stats.failed += 1
