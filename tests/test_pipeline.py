@@ -32,7 +32,7 @@ def tiny_config(tmp_path_factory, shared_data):
 
 
 def test_run_end_to_end_then_resume(tiny_config, fcot):
-    first = fcot("run", tiny_config)
+    first = fcot("run", tiny_config, "--threads", "1")
     assert first.code == 0, first.stderr
     root = tiny_config.parent / "out" / "tiny"
     results = json.loads((root / "results.json").read_text())

@@ -15,7 +15,7 @@ def test_train_writes_a_complete_run(fcot, shared_data, tmp_path):
     config = tmp_path / "student.yaml"
     config.write_text("# fcot train F.jsonl --config student.yaml\nlora: false\nbatch_size: 4\nval_fraction: 0\n")
     res = fcot("train", data, "--model", model, "--config", config, "--max-steps", "3", "--lr", "1e-3",
-               cwd=tmp_path, env=ENV)
+               "--threads", "1", cwd=tmp_path, env=ENV)
     assert res.code == 0, res.stderr
     run = tmp_path / "runs" / "F_zs_cot_multiarith"
     assert "trained 3 steps" in res.stdout and "tokens/s" in res.stdout

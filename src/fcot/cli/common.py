@@ -22,6 +22,17 @@ AnswerTypeOption = typer.Option(
     "yes_no or text."
 )
 OutDirOption = typer.Option(Path("fcot-out"), "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
+ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's, one per core; "
+                             "on a busy machine fewer can be much faster).")
+
+
+def set_threads(threads: int | None) -> None:
+    """Pin torch's CPU thread count when asked."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
 
 def quiet_libraries() -> None:
     """Keep library progress bars and info logs off the terminal (set before they are imported); fcot shows its own."""

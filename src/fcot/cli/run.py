@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from fcot.cli import app
-from fcot.cli.common import Optional, TrainProgress, console, quiet_libraries
+from fcot.cli.common import Optional, ThreadsOption, TrainProgress, console, quiet_libraries, set_threads
 
 DEMO_CONFIG = "demo.yaml"
 
@@ -27,6 +27,7 @@ def run(
     overrides: Optional[list[str]] = typer.Option(None, "--set", "-s", metavar="SECTION.FIELD=VALUE",
                                                   help="Override a config value, e.g. --set student.epochs=2."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config and exit."),
+    threads: Optional[int] = ThreadsOption,
 ) -> None:
     """Teacher → curate → train → evaluate → report; re-running resumes finished stages."""
     from fcot.config import load_config
@@ -39,6 +40,7 @@ def run(
     from fcot.pipeline import run_experiment
 
     quiet_libraries()
+    set_threads(threads)
     started = time.monotonic()
 
     def notify(message: str) -> None:

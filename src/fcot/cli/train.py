@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import Optional, TrainProgress, console, quiet_libraries
+from fcot.cli.common import Optional, ThreadsOption, TrainProgress, console, quiet_libraries, set_threads
 
 
 @app.command()
@@ -48,6 +48,7 @@ def train(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="With --platform: follow the job until it ends."),
     prices: Optional[Path] = typer.Option(None, "--prices", help='With --platform: JSON {"model": $ per 1M '
                                           'training tokens}.'),
+    threads: Optional[int] = ThreadsOption,
 ) -> None:
     """Fine-tune a student; the run folder gets the model, fcot.yaml and train_metrics.json (resumable)."""
     if platform:
@@ -72,6 +73,7 @@ def train(
     out = out or Path("runs") / train_file.stem
     main_process = os.environ.get("RANK", "0") == "0"
     quiet_libraries()
+    set_threads(threads)
     with TrainProgress(main_process) as report:
         result = run_train(config, train_file, out, resume=resume, progress=report)
     if main_process:
