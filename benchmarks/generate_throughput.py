@@ -20,8 +20,9 @@ import common  # benchmarks/common.py, beside this script
 import torch
 
 from fcot.evaluate import Evaluator
-from fcot.evaluate.generate import cpu_has_native_bf16, generate, pick_dtype, stop_phrases, trim_at_stop
+from fcot.evaluate.generate import stop_phrases
 from fcot.formats import write_json
+from fcot.student.generate import cpu_has_native_bf16, generate, pick_dtype, trim_at_stop
 from fcot.student.model import DEFAULT_STUDENT, load_model
 from fcot.tasks import get_task
 from fcot.templates import format_input

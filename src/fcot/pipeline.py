@@ -186,7 +186,8 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
 
 def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Path, finetune_key: str | None,
               notify: Notify) -> Result:
-    from fcot.evaluate.generate import evaluate_model, pick_dtype
+    from fcot.evaluate.generate import evaluate_model
+    from fcot.student.generate import pick_dtype
 
     e = config.eval
     rationale = template in RATIONALE_TEMPLATES  # answer-only templates keep their short default limit

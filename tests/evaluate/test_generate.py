@@ -1,4 +1,4 @@
-"""Batched greedy generation and `evaluate_model` with tiny random-init students on the real MultiArith data."""
+"""Batched `generate` (greedy and sampled) and `evaluate_model`: tiny random-init students, real MultiArith data."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from fcot.errors import ConfigError
-from fcot.evaluate.generate import cpu_has_native_bf16, evaluate_model, generate, trim_at_stop
+from fcot.evaluate.generate import evaluate_model
 from fcot.formats import CompletionDataset, completion_path
+from fcot.student.generate import cpu_has_native_bf16, generate, trim_at_stop
 from fcot.student.model import load_model, save_tiny_model
 
 PROMPTS = ["3 + 5 =", "Tom has 3 apples and buys 5 more. How many apples does he have?", "Q: x", "Answer Choices:"]
@@ -60,6 +61,16 @@ def test_generation_stops_at_a_stop_phrase_and_trims_it(decoder):
     assert again.text == target.text[:cut]
     assert again.finish_reason == "stop"
     assert again.new_tokens < 12
+
+
+def test_sampling_is_seeded_and_differs_from_greedy(decoder):
+    greedy, _ = generate(decoder.model, decoder.tokenizer, PROMPTS, max_new_tokens=8)
+    sampled = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        outs, _ = generate(decoder.model, decoder.tokenizer, PROMPTS, max_new_tokens=8, temperature=1.0, top_p=0.9)
+        sampled.append([g.text for g in outs])
+    assert sampled[0] == sampled[1] != [g.text for g in greedy]
 
 
 def test_bf16_generation_with_bf16_weights_or_bf16_matmuls(decoder, tmp_path):

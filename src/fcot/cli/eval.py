@@ -100,8 +100,9 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
     from rich.table import Table
     from transformers.utils import logging as hf_logging
 
-    from fcot.evaluate.generate import evaluate_model, pick_dtype
+    from fcot.evaluate.generate import evaluate_model
     from fcot.formats import completion_path
+    from fcot.student.generate import pick_dtype
     from fcot.student.model import DEFAULT_STUDENT, load_model
 
     hf_logging.disable_progress_bar()  # our own bar is the only one

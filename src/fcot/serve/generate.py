@@ -1,22 +1,19 @@
-"""Batched text generation with a local transformers causal LM, shared by `fcot serve` and the `local:` teacher.
+"""Completions the way the OpenAI API reports them, over `fcot.student.generate`, for `fcot serve` and `local:`.
 
-`Generator.generate` completes several prompts at once (greedy or sampled, `n` per prompt), stops at
-stop strings, and reports finish reasons and token counts the way the OpenAI API does. `Batcher` groups
+`Generator.generate` completes prompts (`n` each) with finish reasons and token counts; `Batcher` groups
 concurrent requests with the same sampling parameters into one `generate` call on a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fcot.errors import ModelError
-
-log = logging.getLogger(__name__)
+from fcot.student.generate import generate as generate_batch
 
 
 class ContextTooLong(ModelError):
@@ -62,7 +59,6 @@ class Generator:
 
     def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
         self.model, self.tokenizer, self.name = model, tokenizer, name
-        self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = model.config
@@ -81,53 +77,19 @@ class Generator:
         return count
 
     def generate(self, prompts: list[str], params: GenParams) -> list[GenOutput]:
-        """Complete every prompt `params.n` times in one batch."""
-        import torch
-
-        for prompt in prompts:
-            self.check_length(prompt, params.max_tokens)
-        tok = self.tokenizer
-        batch = tok(prompts, return_tensors="pt", padding=True).to(self.model.device)
-        sample = params.temperature > 0
-        copies = params.n if sample else 1  # greedy: one sequence, repeated n times
-        kwargs: dict[str, Any] = {"max_new_tokens": params.max_tokens, "do_sample": sample,
-                                  "num_return_sequences": copies, "pad_token_id": tok.pad_token_id}
-        if sample:
-            kwargs.update(temperature=params.temperature, top_p=params.top_p)
-        else:
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        if params.stop:
-            kwargs.update(stop_strings=list(params.stop), tokenizer=tok)
-        with self._lock, torch.no_grad():
-            out = self.model.generate(**batch, **kwargs)
-        new = out[:, batch["input_ids"].shape[1]:].tolist()
+        """Complete every prompt `params.n` times in one batch (greedy: one completion, repeated)."""
+        counts = [self.check_length(prompt, params.max_tokens) for prompt in prompts]
+        copies = params.n if params.temperature > 0 else 1
+        with self._lock:
+            gens, _ = generate_batch(self.model, self.tokenizer, [p for p in prompts for _ in range(copies)],
+                                     max_new_tokens=params.max_tokens, batch_size=len(prompts) * copies,
+                                     stop=params.stop, temperature=params.temperature, top_p=params.top_p)
         outputs = []
-        for i, prompt_ids in enumerate(batch["attention_mask"].sum(dim=1).tolist()):
-            texts, reasons, used = [], [], 0
-            rows = new[i * copies:(i + 1) * copies]
-            for ids in rows * (params.n // copies):
-                text, reason, count = self._finish(ids, params)
-                texts.append(text)
-                reasons.append(reason)
-                used += count
-            outputs.append(GenOutput(texts, reasons, int(prompt_ids), used))
+        for i, count in enumerate(counts):
+            runs = gens[i * copies:(i + 1) * copies] * (params.n // copies)
+            outputs.append(GenOutput([g.text for g in runs], [g.finish_reason for g in runs], count,
+                                     sum(g.new_tokens for g in runs)))
         return outputs
-
-    def _finish(self, ids: list[int], params: GenParams) -> tuple[str, str, int]:
-        """Text up to EOS or the first stop string, its finish reason, and the tokens it used."""
-        tok = self.tokenizer
-        reason = "length"
-        eos = {tok.eos_token_id} if isinstance(tok.eos_token_id, int) else set(tok.eos_token_id or [])
-        for j, token in enumerate(ids):
-            if token in eos:
-                ids, reason = ids[:j], "stop"
-                break
-        ids = [t for t in ids if t != tok.pad_token_id or t in eos]
-        text = tok.decode(ids, skip_special_tokens=True)
-        cuts = [text.find(s) for s in params.stop if s and s in text]
-        if cuts:
-            text, reason = text[:min(cuts)], "stop"
-        return text, reason, len(ids)
 
 
 class Batcher:

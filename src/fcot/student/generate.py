@@ -1,0 +1,156 @@
+"""Batched generation with a student model (decoder or encoder-decoder): greedy or sampled, cut at stop phrases.
+
+The model-level inference that evaluation, `fcot serve` and the `local:` teacher all build on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU features with native bf16 matmuls (else bf16 is emulated, slow)
+
+
+@dataclass
+class Generation:
+    """One prompt's completion: text up to (not including) the stop phrase, and why it ended."""
+
+    text: str
+    finish_reason: str  # "stop" (EOS or a stop phrase) or "length" (max_new_tokens reached)
+    new_tokens: int  # tokens generated for this prompt, up to where it stopped
+
+
+@dataclass
+class GenerationStats:
+    """Throughput of one `generate` call."""
+
+    prompts: int
+    new_tokens: int
+    seconds: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU multiplies bf16 natively (AMX or AVX512-BF16), read from /proc/cpuinfo."""
+    try:
+        flags = cpuinfo.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_CPU_FLAGS)
+
+
+def pick_dtype(device: str = "cpu") -> str:
+    """The fastest safe dtype for generation: bfloat16 on CUDA or on CPUs with native bf16, else float32."""
+    import torch
+
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "bfloat16" if sys.platform == "linux" and cpu_has_native_bf16() else "float32"
+
+
+def trim_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Text before the earliest stop phrase, and whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text, False) if cut < 0 else (text[:cut], True)
+
+
+def _stop_criteria(tokenizer: Any, stop: Sequence[str], prompt_len: int) -> Any:
+    """A StoppingCriteria marking each row done once its generated text holds a stop phrase."""
+    import torch
+    from transformers import StoppingCriteria
+
+    window = max(len(s) for s in stop) + 4  # tokens: each holds at least one character, plus slack for bytes
+
+    class StopOnPhrases(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            start = max(prompt_len, input_ids.shape[1] - window)
+            tails = tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+            return torch.tensor([trim_at_stop(t, stop)[1] for t in tails], device=input_ids.device)
+
+    return StopOnPhrases()
+
+
+def _generated_ids(row: list[int], stop_ids: set[int]) -> tuple[list[int], bool]:
+    """The generated token ids up to the first EOS/pad, and whether one was found."""
+    for i, token in enumerate(row):
+        if token in stop_ids:
+            return row[:i], True
+    return row, False
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    model_type: str = "decoder",
+    max_new_tokens: int = 128,
+    batch_size: int = 16,
+    stop: Sequence[str] = (),
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    compute_dtype: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Generation], GenerationStats]:
+    """Completions of prompts, batched by length, in the order given; `progress(n)` after each batch.
+
+    Greedy unless `temperature > 0`, which samples with that temperature and nucleus `top_p`.
+    `compute_dtype="bfloat16"` runs the matmuls of an fp32 model in bf16 (autocast): weights, norms and the
+    residual stream stay fp32, so answers track fp32 closely while the matmuls use native bf16 units.
+    """
+    import torch
+
+    stop = tuple(s for s in stop if s)
+    encoded = [tokenizer(p).input_ids for p in prompts]  # special tokens as the tokenizer adds them in training
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
+    stop_ids = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+    gen_eos = model.generation_config.eos_token_id
+    stop_ids |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+    sampling = {"temperature": temperature, "top_p": top_p} if temperature > 0 else {}
+    results: list[Generation | None] = [None] * len(prompts)
+    total_new, started = 0, time.perf_counter()
+    device = next(model.parameters()).device
+    autocast = contextlib.nullcontext()
+    if compute_dtype and getattr(torch, compute_dtype) != model.dtype:
+        autocast = torch.autocast(device.type, dtype=getattr(torch, compute_dtype))
+    for b in range(0, len(order), batch_size):
+        batch = order[b:b + batch_size]
+        side = "left" if model_type == "decoder" else "right"
+        inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, padding_side=side, return_tensors="pt")
+        inputs = inputs.to(device)
+        prompt_len = inputs["input_ids"].shape[1] if model_type == "decoder" else 1  # enc-dec: the start token
+        criteria = [_stop_criteria(tokenizer, stop, prompt_len)] if stop else []
+        with torch.inference_mode(), autocast:
+            out = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=bool(sampling),
+                **sampling,
+                num_beams=1,
+                use_cache=True,
+                pad_token_id=tokenizer.pad_token_id,
+                stopping_criteria=criteria or None,
+            )
+        new = out[:, prompt_len:]
+        for i, row in zip(batch, new.tolist()):
+            ids, hit_eos = _generated_ids(row, stop_ids)
+            text, hit_stop = trim_at_stop(tokenizer.decode(ids, skip_special_tokens=True), stop)
+            total_new += len(ids)
+            results[i] = Generation(text=text, finish_reason="stop" if hit_eos or hit_stop else "length",
+                                    new_tokens=len(ids))
+        if progress is not None:
+            progress(len(batch))
+    stats = GenerationStats(prompts=len(prompts), new_tokens=total_new, seconds=time.perf_counter() - started)
+    log.info("generated %d tokens for %d prompts in %.1fs (%.1f tok/s)", stats.new_tokens, stats.prompts,
+             stats.seconds, stats.tokens_per_s)
+    return [r for r in results if r is not None], stats
