@@ -173,8 +173,9 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
 
     finetune_key = train_file.stem.removeprefix("F_")
     run_dir = root / "runs" / finetune_key
+    length = f"{student.max_steps} steps" if student.max_steps else f"{student.epochs:g} epochs"
     notify(f"[{task.key}] train {METHOD[template]}: {student.model} ({'LoRA' if student.lora else 'full'}, "
-           f"{student.epochs:g} epochs) -> {run_dir}")
+           f"{length}) -> {run_dir}")
     trained = train(student, train_file, run_dir, progress=train_progress)
     notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
            f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}")

@@ -10,7 +10,8 @@ from typing import Any, Optional
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import AnswerTypeOption, DataDirOption, OutDirOption, console, err_console
+from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, ThreadsOption, console, err_console,
+                             set_threads)
 from fcot.errors import ConfigError, DataError, ModelError
 
 RUN_CONFIG = "fcot.yaml"
@@ -60,7 +61,7 @@ def eval_(
                                                  help="Generation limit (default: 128 for CoT templates, else 32)."),
     dtype: str = typer.Option("float32", "--dtype", help="Matmul precision: float32, bfloat16, or auto (bf16 where the "
                               "CPU/GPU has native bf16). bf16 is faster there but answers may differ from fp32."),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's)."),
+    threads: Optional[int] = ThreadsOption,
     out: Path = OutDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Evaluate a hosted fine-tune (MODEL = its "
@@ -95,7 +96,6 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
               max_new_tokens: int | None, dtype: str, threads: int | None, out: Path, as_json: bool,
               data_dir: Path | None) -> None:
     """Load the model, generate with a progress bar, and print the result table (or JSON)."""
-    import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
     from transformers.utils import logging as hf_logging
@@ -106,8 +106,7 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
     from fcot.student.model import DEFAULT_STUDENT, load_model
 
     hf_logging.disable_progress_bar()  # our own bar is the only one
-    if threads:
-        torch.set_num_threads(threads)
+    set_threads(threads)
     started = time.perf_counter()
     if dtype not in ("auto", "float32", "bfloat16"):
         raise ConfigError(f"--dtype {dtype!r}: unknown; use auto, float32 or bfloat16")
