@@ -19,6 +19,7 @@ def test_train_writes_a_complete_run(fcot, shared_data, tmp_path):
     assert res.code == 0, res.stderr
     run = tmp_path / "runs" / "F_zs_cot_multiarith"
     assert "trained 3 steps" in res.stdout and "tokens/s" in res.stdout
+    assert "train step 3/3  loss " in res.stderr  # stderr is no terminal here: plain progress lines, not a bar
     assert is_complete(run) and read_json(run / "train_metrics.json")["global_step"] == 3
     assert "learning_rate: 0.001" in (run / "fcot.yaml").read_text()
     again = fcot("train", data, "--model", model, "--config", config, "--max-steps", "3", "--lr", "1e-3",

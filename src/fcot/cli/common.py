@@ -43,7 +43,10 @@ def quiet_libraries() -> None:
 
 
 class TrainProgress:
-    """A rich progress bar showing step, loss and tokens/s, started at the first step (never on other processes)."""
+    """A rich progress bar showing step, loss and tokens/s, started at the first step (never on other processes).
+
+    When stderr is not a terminal (a log file, CI), a plain line is written every tenth of the run instead.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -54,6 +57,13 @@ class TrainProgress:
         return self.report if self.enabled else None
 
     def report(self, event: dict) -> None:
+        loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
+        info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
+        if not err_console.is_terminal:
+            every = max(1, event["max_steps"] // 10)
+            if event["step"] % every == 0 or event["step"] == event["max_steps"]:
+                err_console.print(f"train step {event['step']}/{event['max_steps']}  {info}", highlight=False)
+            return
         if self.bar is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -62,8 +72,6 @@ class TrainProgress:
             self.bar = Progress(*columns, console=err_console, transient=True)
             self.bar.start()
             self.task = self.bar.add_task("train", total=None, info="")
-        loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
-        info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
         self.bar.update(self.task, total=event["max_steps"], completed=event["step"], info=info)
 
     def __exit__(self, *exc) -> None:
