@@ -1,6 +1,6 @@
 """Student generation throughput: fcot's batched greedy decoding vs batch-1 fp32 `generate`, on real prompts.
 
-    python benchmarks/generate_throughput.py --threads 1 --baseline-n 20 --n 64 --batch-sizes 16,32,64
+    python benchmarks/generate_throughput.py [--baseline-n 20] [--n 128] [--batch-sizes 16,64,128]
 
 Real SmolLM2-135M-Instruct, real MultiArith test questions (zs or ft_cot_token format), 64 new tokens, no stop
 phrase (EOS only) so both sides do the same work. Answers are extracted with the paper's evaluator from text cut
@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--task", default="multiarith")
     parser.add_argument("--template", default="zs", choices=["zs", "ft_cot_token"])
     parser.add_argument("--baseline-n", type=int, default=20, help="prompts for the batch-1 fp32 baseline")
-    parser.add_argument("--n", type=int, default=64, help="prompts for each batched run (includes the baseline's)")
-    parser.add_argument("--batch-sizes", default="16,32,64")
+    parser.add_argument("--n", type=int, default=128, help="prompts for each batched run (includes the baseline's)")
+    parser.add_argument("--batch-sizes", default="16,64,128")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--dtype", default="auto", help="dtype of the batched runs: auto, float32 or bfloat16")
     parser.add_argument("--bf16-check", type=int, default=0,
