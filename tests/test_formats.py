@@ -1,14 +1,15 @@
-"""Every shared Dataset and CompletionDataset file survives load + save JSON-equal."""
+"""Every shared Dataset and CompletionDataset file survives load + save JSON-equal; writes are atomic."""
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from fcot.formats import CompletionDataset, Dataset, load_split
+from fcot.formats import CompletionDataset, Dataset, load_split, write_json
 
 # Parametrization needs the paths at collection time; same location as the `shared_data` fixture.
 SHARED_DATA = Path(os.environ.get("FCOT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "fcot-data"))
@@ -40,3 +41,11 @@ def test_split_files_cover_their_datasets(shared_data):
         split = load_split(path)
         dataset = Dataset.load(shared_data / "dataset" / f"{path.stem.split('__')[0]}.json")
         assert sorted(split["train"] + split["test"]) == sorted(dataset.indices), path.name
+
+
+def test_atomic_writes_get_the_permissions_of_an_ordinary_new_file(tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    path = write_json(tmp_path / "results.json", {"accuracy": 1.0})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # readable by others as usual, not 0600
+    assert json.loads(path.read_text()) == {"accuracy": 1.0} and [p.name for p in tmp_path.iterdir()] == [path.name]

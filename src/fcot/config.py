@@ -48,7 +48,7 @@ class EvalSection(_Section):
 
     split: str = "test"
     limit: Optional[int] = Field(None, ge=1)  # first N test questions only (quick runs)
-    batch_size: int = Field(32, ge=1)
+    batch_size: int = Field(64, ge=1)
     max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: 128
     usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
 

@@ -50,6 +50,16 @@ def read_json(path: str | Path) -> Any:
         raise DataError(f"{path}: not a UTF-8 text file; expected JSON") from exc
 
 
+def _new_file_mode() -> int:
+    """The permissions `open()` gives a new file under this process's umask (mkstemp's own are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+NEW_FILE_MODE = _new_file_mode()
+
+
 def write_atomic(path: str | Path, text: str) -> Path:
     """Write text to path via a temporary file and a rename, so readers never see half a file."""
     path = Path(path)
@@ -58,6 +68,7 @@ def write_atomic(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            os.fchmod(f.fileno(), NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -56,7 +56,7 @@ def eval_(
         "template, else zs)."),
     split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test or train."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Prompts generated together."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
                                                  help="Generation limit (default: 128 for CoT templates, else 32)."),
     dtype: str = typer.Option("float32", "--dtype", help="Matmul precision: float32, bfloat16, or auto (bf16 where the "

@@ -40,7 +40,7 @@ def evaluate_model(
     out_root: str | Path = "fcot-out",
     finetune_key: str | None = None,
     base_model: str | None = None,
-    batch_size: int = 16,
+    batch_size: int = 64,
     max_new_tokens: int | None = None,
     stop: Sequence[str] | None = None,
     compute_dtype: str | None = None,
