@@ -32,8 +32,6 @@ METHOD = {
     "fs_cot": "few-shot-CoT",
 }
 
-RATIONALE_TEMPLATES = {"ft_cot_token", "ft_cot_natural", "zs_cot", "fs_cot"}
-
 
 @dataclass
 class Experiment:
@@ -187,7 +185,7 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
 
 def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Path, finetune_key: str | None,
               notify: Notify) -> Result:
-    from fcot.evaluate.generate import evaluate_model
+    from fcot.evaluate.generate import RATIONALE_TEMPLATES, evaluate_model
     from fcot.student.generate import pick_dtype
 
     e = config.eval

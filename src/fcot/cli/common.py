@@ -79,5 +79,5 @@ class TrainProgress:
             self.bar.stop()
 
 
-__all__ = ["AnswerTypeOption", "DataDirOption", "Optional", "OutDirOption", "TrainProgress", "console", "err_console",
-           "quiet_libraries"]
+__all__ = ["AnswerTypeOption", "DataDirOption", "Optional", "OutDirOption", "ThreadsOption", "TrainProgress", "console",
+           "err_console", "quiet_libraries", "set_threads"]

@@ -15,14 +15,14 @@ from fcot.formats import CompletionDataset, completion_path
 from fcot.student.generate import GenerationStats, generate
 from fcot.student.model import LoadedModel
 from fcot.tasks import Task, as_task
-from fcot.templates import format_input
+from fcot.templates import TEMPLATES, format_input
 
 log = logging.getLogger(__name__)
 
 PROMPT_STOP = ("\nQ:",)  # prompting baselines: a small model goes on to invent the next question
 FINETUNE_STOP = ("END",)  # fine-tuned students learned labels ending in " END" (the paper's stop phrase)
-DEFAULT_MAX_NEW_TOKENS = {"zs": 32, "ft_token": 32, "zs_cot": 128, "fs_cot": 128, "ft_cot_token": 128,
-                          "ft_cot_natural": 128}
+RATIONALE_TEMPLATES = ("zs_cot", "fs_cot", "ft_cot_token", "ft_cot_natural")  # answers open with a rationale
+DEFAULT_MAX_NEW_TOKENS = {t: 128 if t in RATIONALE_TEMPLATES else 32 for t in TEMPLATES}
 ZS_COT_ANSWER_TOKENS = 32  # step 2 of Zero-shot-CoT only states the answer
 
 

@@ -69,10 +69,11 @@ class StudentConfig(BaseModel):
             return self.precision
         import torch
 
+        from fcot.student.generate import cpu_has_native_bf16
+
         if torch.cuda.is_available():
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
-        return "bf16" if native else "fp32"
+        return "bf16" if cpu_has_native_bf16() else "fp32"
 
     def resolved(self) -> "StudentConfig":
         """A copy with defaults that depend on other fields or the machine filled in (learning rate, precision)."""
