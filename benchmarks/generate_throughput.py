@@ -22,7 +22,8 @@ import torch
 from fcot.evaluate import Evaluator
 from fcot.evaluate.generate import stop_phrases
 from fcot.formats import write_json
-from fcot.student.generate import cpu_has_native_bf16, generate, pick_dtype, trim_at_stop
+from fcot.precision import cpu_bf16_unit, resolve_precision
+from fcot.student.generate import generate, trim_at_stop
 from fcot.student.model import DEFAULT_STUDENT, load_model
 from fcot.tasks import get_task
 from fcot.templates import format_input
@@ -36,7 +37,7 @@ def peak_gflops(dtype: torch.dtype) -> float:
 
 
 def hardware() -> dict:
-    return {**common.hardware(), "native_bf16": cpu_has_native_bf16()}
+    return {**common.hardware(), "native_bf16": cpu_bf16_unit()}
 
 
 def answers(evaluator: Evaluator, texts: list[str], stop: tuple[str, ...]) -> list[str | None]:
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=128, help="prompts for each batched run (includes the baseline's)")
     parser.add_argument("--batch-sizes", default="16,64,128")
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--dtype", default="auto", help="dtype of the batched runs: auto, float32 or bfloat16")
+    parser.add_argument("--precision", default="auto", help="precision of the batched runs: auto, fp32 or bf16")
     parser.add_argument("--bf16-check", type=int, default=0,
                         help="also generate the first N prompts in bf16 (batch 16) and compare answers with fp32 "
                              "(always done, with N = --baseline-n, when the CPU has native bf16)")
@@ -111,7 +112,7 @@ def main() -> None:
                           "seconds": round(base_s, 2), "tokens_per_s": round(base_tps, 2)}
     print("baseline", result["baseline"], flush=True)
 
-    dtype = pick_dtype() if args.dtype == "auto" else args.dtype  # matmul dtype; weights stay fp32 (autocast)
+    dtype = resolve_precision(args.precision, "cpu").torch_dtype  # matmul dtype; weights stay fp32 (autocast)
     runs, fp32_texts = [], None
     for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
         outs, stats = generate(fp32.model, fp32.tokenizer, prompts[: args.n], max_new_tokens=args.max_new_tokens,

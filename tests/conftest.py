@@ -27,6 +27,17 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FCOT_CACHE", str(tmp_path_factory.getbasetemp() / "fcot-cache"))
 
 
+PRECISIONS = ["fp32", "bf16"]  # both numerical paths, whatever this CPU would pick (bf16 is emulated on AVX2)
+
+
+@pytest.fixture(params=PRECISIONS, scope="module")
+def forced_precision(request) -> str:
+    """Run a module's tests once per precision by setting FCOT_PRECISION (honoured by `auto`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FCOT_PRECISION", request.param)
+        yield request.param
+
+
 @dataclass
 class CliResult:
     code: int

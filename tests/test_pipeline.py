@@ -31,11 +31,17 @@ def tiny_config(tmp_path_factory, shared_data):
     return path
 
 
-def test_run_end_to_end_then_resume(tiny_config, fcot):
-    first = fcot("run", tiny_config, "--threads", "1")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_run_end_to_end_then_resume(tiny_config, fcot, precision, monkeypatch):
+    monkeypatch.setenv("FCOT_PRECISION", precision)
+    named = ("--set", f"name=tiny-{precision}")
+    first = fcot("run", tiny_config, "--threads", "1", *named)
     assert first.code == 0, first.stderr
-    root = tiny_config.parent / "out" / "tiny"
+    assert first.stdout.count(f"precision: {precision} (FCOT_PRECISION={precision})") == 1
+    root = tiny_config.parent / "out" / f"tiny-{precision}"
     results = json.loads((root / "results.json").read_text())
+    assert {r.get("precision") for r in results if r["role"] == "student"} == {precision}
+    assert all(r["ci95"][0] <= r["accuracy"] <= r["ci95"][1] for r in results)
     methods = {r["method"]: r for r in results}
     assert set(methods) == {"teacher (Zero-shot-CoT)", "zero-shot", "Fine-tune-CoT", "vanilla fine-tune"}
     teacher = methods["teacher (Zero-shot-CoT)"]
@@ -50,15 +56,16 @@ def test_run_end_to_end_then_resume(tiny_config, fcot):
     assert "Fine-tune-CoT" in first.stdout and "results:" in first.stdout
 
     metrics = root / "runs" / "zs_cot_multiarith" / "train_metrics.json"
+    assert json.loads(metrics.read_text())["precision"] == precision
     stamp = metrics.stat().st_mtime_ns
-    second = fcot("run", tiny_config)
+    second = fcot("run", tiny_config, *named)
     assert second.code == 0, second.stderr
     assert metrics.stat().st_mtime_ns == stamp  # nothing retrained
     assert json.loads((root / "results.json").read_text()) == results
 
 
 def test_changed_settings_under_same_name_are_refused(tiny_config, fcot):
-    result = fcot("run", tiny_config, "--set", "student.lora_r=4")
+    result = fcot("run", tiny_config, "--set", "name=tiny-fp32", "--set", "student.lora_r=4")
     assert result.code == 2
     assert result.stderr.startswith("error:") and "other student settings" in result.stderr
 

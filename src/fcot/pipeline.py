@@ -51,13 +51,15 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
 
     `notify` gets one line per stage; `train_progress` gets the trainer's per-step events.
     """
+    from fcot.precision import resolve_precision
     from fcot.tasks import resolve_task
 
+    tasks = [resolve_task(spec, config.answer_type) for spec in config.tasks]  # all known before anything is written
     root = config.root
     _write_config(config, root)
+    notify(str(resolve_precision(config.student.precision)))
     experiment = Experiment(config)
-    for spec in config.tasks:
-        task = resolve_task(spec, config.answer_type)
+    for task in tasks:
         for result in _run_task(config, task, root, notify, train_progress):
             experiment.results.append(result)
             save_results(root / RESULTS_FILE, [result])
@@ -186,7 +188,6 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
 def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Path, finetune_key: str | None,
               notify: Notify) -> Result:
     from fcot.evaluate.generate import RATIONALE_TEMPLATES, evaluate_model
-    from fcot.student.generate import pick_dtype
 
     e = config.eval
     rationale = template in RATIONALE_TEMPLATES  # answer-only templates keep their short default limit
@@ -194,12 +195,12 @@ def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Pa
     cd, evaluation = evaluate_model(loaded, task, template, split=e.split, limit=e.limit, out_root=root,
                                     finetune_key=finetune_key, base_model=config.student.model,
                                     batch_size=e.batch_size, max_new_tokens=e.max_new_tokens if rationale else None,
-                                    data_dir=config.data_dir, compute_dtype=pick_dtype())
+                                    data_dir=config.data_dir, precision=config.student.precision)
     generation = cd.metadata.get("generation") or {}
     wall = generation.get("seconds") or (time.monotonic() - started)
     notify(f"[{task.key}] {METHOD[template]}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
     params = sum(p.numel() for p in loaded.model.parameters())
     return Result(task=task.key, method=METHOD[template], model=config.student.model, template=template,
                   n=evaluation.n, accuracy=100 * evaluation.accuracy, params=params,
-                  generated_tokens=generation.get("new_tokens"), wall_s=wall,
+                  generated_tokens=generation.get("new_tokens"), wall_s=wall, precision=generation.get("precision"),
                   usd=wall / 3600 * e.usd_per_cpu_hour)

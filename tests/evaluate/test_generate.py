@@ -8,7 +8,8 @@ import torch
 from fcot.errors import ConfigError
 from fcot.evaluate.generate import evaluate_model
 from fcot.formats import CompletionDataset, completion_path
-from fcot.student.generate import cpu_has_native_bf16, generate, trim_at_stop
+from fcot.precision import cpu_bf16_unit
+from fcot.student.generate import generate, trim_at_stop
 from fcot.student.model import load_model, save_tiny_model
 
 PROMPTS = ["3 + 5 =", "Tom has 3 apples and buys 5 more. How many apples does he have?", "Q: x", "Answer Choices:"]
@@ -32,10 +33,12 @@ def test_trim_at_stop_cuts_at_the_earliest_phrase():
 
 def test_cpu_bf16_detection_reads_cpu_flags(tmp_path):
     (tmp_path / "amx").write_text("flags\t\t: fpu avx2 amx_bf16 amx_tile\n")
+    (tmp_path / "avx512").write_text("flags\t\t: fpu avx2 avx512f avx512_bf16\n")
     (tmp_path / "avx2").write_text("flags\t\t: fpu avx2 fma\n")
-    assert cpu_has_native_bf16(tmp_path / "amx")
-    assert not cpu_has_native_bf16(tmp_path / "avx2")
-    assert not cpu_has_native_bf16(tmp_path / "missing")
+    assert cpu_bf16_unit(tmp_path / "amx") == "AMX"
+    assert cpu_bf16_unit(tmp_path / "avx512") == "AVX512-BF16"
+    assert cpu_bf16_unit(tmp_path / "avx2") is None
+    assert cpu_bf16_unit(tmp_path / "missing") is None
 
 
 @pytest.mark.parametrize("kind", ["decoder", "encoder_decoder"])

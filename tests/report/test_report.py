@@ -65,3 +65,14 @@ def test_empty_folder(tmp_path, fcot):
     result = fcot("report", tmp_path)
     assert result.code == 2 and "no results.json" in result.stderr
     json.dumps([r.model_dump() for r in ROWS])  # results stay JSON-serialisable
+
+
+def test_wilson_interval_matches_known_values():
+    from fcot.report.results import Result, wilson_interval
+
+    assert wilson_interval(0.0, 10) == (0.0, 27.75)  # 0 of 10: the classic upper bound
+    assert wilson_interval(100.0, 10) == (72.25, 100.0)
+    low, high = wilson_interval(90.0, 150)
+    assert (low, high) == (84.16, 93.85) and wilson_interval(90.0, 1500)[0] > low  # more questions, tighter
+    row = Result(task="t", method="m", model="x", template="zs", n=150, accuracy=90.0)
+    assert row.model_dump()["ci95"] == (84.16, 93.85)

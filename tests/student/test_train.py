@@ -53,6 +53,10 @@ def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
     assert is_complete(run) and (run / "config.json").exists() and (run / "tokenizer.json").exists()
     metrics = read_json(run / "train_metrics.json")
     assert metrics["global_step"] == 60 and metrics["tokens_per_s"] > 0 and len(metrics["eval_losses"]) == 2
+    assert metrics["selected_by"] == "accuracy" and [a["step"] for a in metrics["eval_accuracies"]] == [30, 60]
+    assert all(0 <= a["eval_accuracy"] <= 1 for a in metrics["eval_accuracies"])
+    best = max(metrics["eval_accuracies"], key=lambda a: (a["eval_accuracy"], -a["step"]))  # first of equals wins
+    assert result.best_checkpoint.endswith(f"checkpoint-{best['step']}")
     record = (run / "fcot.yaml").read_text()
     assert record.startswith("# fcot train") and "template: ft_cot_token" in record and "stop_phrase: END" in record
     _fits_the_format(run, read_jsonl(data)[:5])

@@ -87,7 +87,7 @@ def test_student_config_yaml_round_trip_and_problems(tmp_path):
     assert path.read_text().startswith("# fcot train")
     assert StudentConfig.from_yaml(path) == config
     assert StudentConfig.from_yaml(path, epochs=5, learning_rate=None).epochs == 5
-    assert StudentConfig().resolved().learning_rate == 3e-4 and StudentConfig(lora=False).resolved_lr == 5e-5
+    assert StudentConfig().resolved().learning_rate == 1e-3 and StudentConfig(lora=False).resolved_lr == 5e-5
     wrapped = tmp_path / "fcot.yaml"
     wrapped.write_text("student:\n  model: tiny\n  batch_size: 2\ndata:\n  template: ft_cot_token\n")
     assert StudentConfig.from_yaml(wrapped).batch_size == 2

@@ -6,7 +6,7 @@ import os
 import warnings
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from rich.console import Console
@@ -24,6 +24,20 @@ AnswerTypeOption = typer.Option(
 OutDirOption = typer.Option(Path("fcot-out"), "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
 ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's, one per core; "
                              "on a busy machine fewer can be much faster).")
+PrecisionOption = typer.Option(None, "--precision", help="Matmul precision: auto (default: bf16 where the hardware "
+                               "has it: GPUs, AMX/AVX512-BF16 CPUs; else fp32; $FCOT_PRECISION overrides), fp32 or bf16.")
+
+
+def announce_precision(requested: str | None, device: str | None = None) -> str:
+    """Resolve the precision (None: auto), print the choice (`precision: bf16 (AMX)`) and return its name.
+
+    Verbs call it once the work starts (model loaded), so a bad input still ends in a single error line.
+    """
+    from fcot.precision import resolve_precision
+
+    resolved = resolve_precision(requested or "auto", device)
+    err_console.print(str(resolved), highlight=False)
+    return resolved.name
 
 
 def set_threads(threads: int | None) -> None:
@@ -48,8 +62,9 @@ class TrainProgress:
     When stderr is not a terminal (a log file, CI), a plain line is written every tenth of the run instead.
     """
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, header: Callable[[], object] | None = None) -> None:
         self.enabled = enabled
+        self.header = header  # called once, at the first step (e.g. to print the precision)
         self.bar = None
         self.task = None
 
@@ -57,6 +72,9 @@ class TrainProgress:
         return self.report if self.enabled else None
 
     def report(self, event: dict) -> None:
+        if self.header is not None:
+            self.header, header = None, self.header
+            header()
         loss = f"loss {event['loss']:.4f}  " if event.get("loss") is not None else ""
         info = f"{loss}{event['tokens_per_s']:,.0f} tok/s  epoch {event['epoch'] or 0:.2f}"
         if not err_console.is_terminal:
@@ -79,5 +97,6 @@ class TrainProgress:
             self.bar.stop()
 
 
-__all__ = ["AnswerTypeOption", "DataDirOption", "Optional", "OutDirOption", "ThreadsOption", "TrainProgress", "console",
+__all__ = ["AnswerTypeOption", "DataDirOption", "Optional", "OutDirOption", "PrecisionOption", "ThreadsOption",
+           "announce_precision", "TrainProgress", "console",
            "err_console", "quiet_libraries", "set_threads"]

@@ -10,8 +10,8 @@ from typing import Any, Optional
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, ThreadsOption, console, err_console,
-                             set_threads)
+from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption,
+                             announce_precision, console, err_console, set_threads)
 from fcot.errors import ConfigError, DataError, ModelError
 
 RUN_CONFIG = "fcot.yaml"
@@ -43,7 +43,7 @@ def run_info(path: Path) -> dict[str, Any]:
 def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:
     gen = cd.metadata.get("generation", {})
     return {"task": evaluation.dataset_key, "template": evaluation.template, "n": evaluation.n,
-            "accuracy": evaluation.accuracy, "tokens_per_s": gen.get("tokens_per_s"), "dtype": gen.get("dtype"),
+            "accuracy": evaluation.accuracy, "tokens_per_s": gen.get("tokens_per_s"), "precision": gen.get("precision"),
             "wall_s": round(seconds, 2), "file": str(path)}
 
 
@@ -59,8 +59,7 @@ def eval_(
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
                                                  help="Generation limit (default: 128 for CoT templates, else 32)."),
-    dtype: str = typer.Option("float32", "--dtype", help="Matmul precision: float32, bfloat16, or auto (bf16 where the "
-                              "CPU/GPU has native bf16). bf16 is faster there but answers may differ from fp32."),
+    precision: Optional[str] = PrecisionOption,
     threads: Optional[int] = ThreadsOption,
     out: Path = OutDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -88,12 +87,12 @@ def eval_(
     task_obj = resolve_task(task_key, answer_type)
     template = template or info.get("template") or "zs"
     check_template(template)
-    _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, dtype, threads, out,
+    _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
               as_json, data_dir)
 
 
 def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
-              max_new_tokens: int | None, dtype: str, threads: int | None, out: Path, as_json: bool,
+              max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
               data_dir: Path | None) -> None:
     """Load the model, generate with a progress bar, and print the result table (or JSON)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -102,15 +101,13 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
 
     from fcot.evaluate.generate import evaluate_model
     from fcot.formats import completion_path
-    from fcot.student.generate import pick_dtype
     from fcot.student.model import DEFAULT_STUDENT, load_model
 
     hf_logging.disable_progress_bar()  # our own bar is the only one
     set_threads(threads)
     started = time.perf_counter()
-    if dtype not in ("auto", "float32", "bfloat16"):
-        raise ConfigError(f"--dtype {dtype!r}: unknown; use auto, float32 or bfloat16")
     loaded = load_model(model)
+    device = str(loaded.model.device)
     finetune_key = info.get("finetune_key")
     base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -120,8 +117,9 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
             loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
             base_model=base, batch_size=batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
             stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
-            compute_dtype=pick_dtype() if dtype == "auto" else dtype,
+            precision=precision or "auto",
             progress=lambda n: progress.update(bar, advance=n),
+            on_start=lambda: announce_precision(precision, device),
         )
     path = completion_path(out, base, template, task.key, finetune_key=finetune_key)
     result = _describe(cd, evaluation, path, time.perf_counter() - started)

@@ -7,7 +7,7 @@ import socket
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import Optional, err_console
+from fcot.cli.common import Optional, PrecisionOption, err_console
 from fcot.errors import ConfigError
 
 
@@ -19,13 +19,15 @@ def serve(
     name: Optional[str] = typer.Option(None, "--name", help="Model id clients use (default: the folder name)."),
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Requests generated together in one batch."),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)."),
+    precision: Optional[str] = PrecisionOption,
 ) -> None:
     """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions."""
     import uvicorn
 
     from fcot.serve import create_app, load_generator
 
-    generator = load_generator(model, device=device)
+    generator = load_generator(model, device=device, precision=precision or "auto")
+    err_console.print(str(generator.precision), highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, console, err_console
+from fcot.cli.common import (AnswerTypeOption, DataDirOption, Optional, OutDirOption, announce_precision, console,
+                             err_console)
 
 
 @app.command()
@@ -60,6 +61,7 @@ def teach(
         prices=prices, cache=cache, save_every=save_every, out=out, data_dir=data_dir,
     )
     config.validate()
+    announce = [teacher.startswith("local:")]  # a local model's precision, once it has loaded
     stats = Stats()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("{task.fields[info]}")]
@@ -68,6 +70,9 @@ def teach(
             bar = progress.add_task(f"teach {task}", total=None, info="")
 
             def update(s: Stats) -> None:
+                if announce[0]:
+                    announce[0] = False
+                    announce_precision(None)
                 spent = s.usage
                 info = (f"cached {s.cache_hits}  retries {s.retries}  failed {s.failed}  "
                         f"tokens {spent.prompt_tokens + spent.completion_tokens}  ${spent.dollars:.4f}")

@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import Optional, ThreadsOption, TrainProgress, console, quiet_libraries, set_threads
+from fcot.cli.common import (Optional, PrecisionOption, ThreadsOption, TrainProgress, announce_precision, console,
+                             quiet_libraries, set_threads)
 
 
 @app.command()
@@ -21,14 +22,13 @@ def train(
     lora: Optional[bool] = typer.Option(None, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the data (default 3)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 3e-4 LoRA, 5e-5 full)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 1e-3 LoRA, 5e-5 full)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step and device (default 8)."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Longest sample in tokens (default 512); longer "
                                           "ones are dropped."),
     batching: Optional[str] = typer.Option(None, "--batching", help="group_by_length (default), packed "
                                            "(padding-free, decoders) or padded."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="auto (default: bf16 where the hardware "
-                                            "has it: GPUs, AMX/AVX512-BF16 CPUs; else fp32), fp32 or bf16."),
+    precision: Optional[str] = PrecisionOption,
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
                                                "flags override it."),
@@ -74,7 +74,7 @@ def train(
     main_process = os.environ.get("RANK", "0") == "0"
     quiet_libraries()
     set_threads(threads)
-    with TrainProgress(main_process) as report:
+    with TrainProgress(main_process, header=lambda: announce_precision(config.precision)) as report:
         result = run_train(config, train_file, out, resume=resume, progress=report)
     if main_process:
         first, last = result.losses[0]["loss"], result.losses[-1]["loss"]

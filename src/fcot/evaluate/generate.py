@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 from fcot.errors import ConfigError, DataError
 from fcot.evaluate.evaluator import Evaluation, evaluate_completions
 from fcot.formats import CompletionDataset, completion_path
+from fcot.precision import resolve_precision
 from fcot.student.generate import GenerationStats, generate
 from fcot.student.model import LoadedModel
 from fcot.tasks import Task, as_task
@@ -43,17 +44,20 @@ def evaluate_model(
     batch_size: int = 64,
     max_new_tokens: int | None = None,
     stop: Sequence[str] | None = None,
-    compute_dtype: str | None = None,
+    precision: str = "auto",
     split_name: str = "default",
     data_dir: str | Path | None = None,
     progress: Callable[[int], None] | None = None,
+    on_start: Callable[[], object] | None = None,
 ) -> tuple[CompletionDataset, Evaluation]:
     """Generate the student's answers to a task split with a template, save them, and score them.
 
     `stop` defaults to the template's stop phrases (" END" labels for fine-tuned templates, "\\nQ:" for prompts);
-    `compute_dtype="bfloat16"` runs the matmuls in bf16 (see `fcot.student.generate`).
+    `precision` follows `fcot.precision` (auto: bf16 matmuls where the hardware has them, else fp32).
+    `on_start()` is called once the inputs are checked, before generating; `progress(n)` after each batch.
     """
     task = as_task(task)
+    resolved = resolve_precision(precision, str(next(loaded.model.parameters()).device))
     indices = task.load_split(split_name, data_dir).get(split)
     if indices is None:
         raise ConfigError(f"task {task.key}: split {split_name!r} has no part {split!r}; use train or test")
@@ -72,18 +76,19 @@ def evaluate_model(
     if todo:
         log.info("%s: %d of %d samples to generate, %d already in %s", task.key, len(todo), len(samples),
                  len(samples) - len(todo), path)
+    if on_start is not None:  # the inputs are checked: the work starts
+        on_start()
     stats = GenerationStats(prompts=0, new_tokens=0, seconds=0.0)
     chunk = max(batch_size * 4, 1)  # save after every chunk so an interrupted run resumes
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         rows, part_stats = _complete(loaded, task, template, part, limit_tokens, data_dir, progress,
-                                     dict(batch_size=batch_size, stop=stop, compute_dtype=compute_dtype))
+                                     dict(batch_size=batch_size, stop=stop, compute_dtype=resolved.torch_dtype))
         for row in rows:
             cd.add(row)
         stats = GenerationStats(stats.prompts + part_stats.prompts, stats.new_tokens + part_stats.new_tokens,
                                 stats.seconds + part_stats.seconds)
-        dtype = compute_dtype or str(loaded.model.dtype).removeprefix("torch.")
-        cd.metadata["generation"] = {"dtype": dtype, "batch_size": batch_size,
+        cd.metadata["generation"] = {"precision": resolved.name, "batch_size": batch_size,
                                      "new_tokens": stats.new_tokens, "seconds": round(stats.seconds, 3),
                                      "tokens_per_s": round(stats.tokens_per_s, 2)}
         cd.save(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 from fcot.formats import write_atomic
 from fcot.report.results import Result
 
-COLUMNS = ["task", "method", "model", "params", "n", "acc %", "s/answer", "$/1k answers"]
+COLUMNS = ["task", "method", "model", "params", "n", "acc %", "95% CI", "s/answer", "$/1k answers"]
 
 
 def fmt_params(params: int | None) -> str:
@@ -35,6 +35,7 @@ def table_rows(results: list[Result]) -> list[list[str]]:
             fmt_params(r.params),
             str(r.n),
             f"{r.accuracy:.2f}",
+            f"{r.ci95[0]:.1f}–{r.ci95[1]:.1f}",
             _fmt(r.s_per_answer, ".3f"),
             _fmt(r.usd_per_1k_answers, ".4f"),
         ]
@@ -65,20 +66,23 @@ def plot_accuracy(results: list[Result], path: Path) -> Path:
     width = 0.8 / max(len(methods), 1)
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(tasks) + 2), 3.6))
     for i, method in enumerate(methods):
-        xs, ys = [], []
+        xs, ys, errs = [], [], [[], []]
         for t, task in enumerate(tasks):
-            hits = [r.accuracy for r in results if r.task == task and r.method == method]
+            hits = [r for r in results if r.task == task and r.method == method]
             if hits:
+                best = max(hits, key=lambda r: r.accuracy)
                 xs.append(t + (i - (len(methods) - 1) / 2) * width)
-                ys.append(max(hits))
-        bars = ax.bar(xs, ys, width, label=method)
+                ys.append(best.accuracy)
+                errs[0].append(best.accuracy - best.ci95[0])
+                errs[1].append(best.ci95[1] - best.accuracy)
+        bars = ax.bar(xs, ys, width, label=method, yerr=errs, error_kw={"elinewidth": 0.8, "capsize": 2})
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 125)  # headroom for the legend
     ax.set_yticks(range(0, 101, 20))
     ax.legend(fontsize=7, loc="upper right", ncols=2)
-    ax.set_title("Fine-tune-CoT: student vs teacher and baselines", fontsize=10)
+    ax.set_title("Fine-tune-CoT: student vs teacher and baselines (bars: 95% Wilson interval)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, computed_field
 
 from fcot.errors import DataError
 from fcot.formats import read_json, write_json
 
 RESULTS_FILE = "results.json"
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval, in percent, of an accuracy (percent) measured on n questions."""
+    if n <= 0:
+        return (0.0, 100.0)
+    p = accuracy / 100
+    scale = 1 + z * z / n
+    center = (p + z * z / (2 * n)) / scale
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / scale
+    return (round(100 * max(0.0, center - half), 2), round(100 * min(1.0, center + half), 2))
 
 
 class Result(BaseModel):
@@ -31,7 +43,14 @@ class Result(BaseModel):
     train_samples: Optional[int] = None
     teacher_tokens: Optional[int] = None  # tokens the teacher read and wrote for the training data
     usd: Optional[float] = None  # money spent producing the n answers (teacher: API price; student: compute)
+    precision: Optional[str] = None  # fp32 or bf16 matmuls (students; see fcot.precision)
     note: str = ""
+
+    @computed_field  # stored in results.json next to the accuracy it qualifies
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """95% Wilson interval of the accuracy, in percent."""
+        return wilson_interval(self.accuracy, self.n)
 
     @property
     def s_per_answer(self) -> float | None:

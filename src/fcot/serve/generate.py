@@ -41,7 +41,7 @@ class GenOutput:
     completion_tokens: int
 
 
-def load_generator(name_or_path: str | Path, device: str | None = None) -> "Generator":
+def load_generator(name_or_path: str | Path, device: str | None = None, precision: str = "auto") -> "Generator":
     """A Generator for a model folder, .gguf file or the default student alias (via fcot.student.model)."""
     import torch
 
@@ -51,14 +51,17 @@ def load_generator(name_or_path: str | Path, device: str | None = None) -> "Gene
     loaded = load_model(name_or_path, device=device)
     if loaded.model_type != "decoder":
         raise ModelError(f"{name_or_path}: an encoder-decoder model; serve and the local teacher need a causal LM")
-    return Generator(loaded.model, loaded.tokenizer, Path(str(name_or_path)).name or str(name_or_path))
+    return Generator(loaded.model, loaded.tokenizer, Path(str(name_or_path)).name or str(name_or_path), precision)
 
 
 class Generator:
     """Completes prompts with a causal LM; one call at a time (a lock guards the model)."""
 
-    def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
+    def __init__(self, model: Any, tokenizer: Any, name: str, precision: str = "auto") -> None:
+        from fcot.precision import resolve_precision
+
         self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.precision = resolve_precision(precision, str(next(model.parameters()).device))
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = model.config
@@ -83,7 +86,8 @@ class Generator:
         with self._lock:
             gens, _ = generate_batch(self.model, self.tokenizer, [p for p in prompts for _ in range(copies)],
                                      max_new_tokens=params.max_tokens, batch_size=len(prompts) * copies,
-                                     stop=params.stop, temperature=params.temperature, top_p=params.top_p)
+                                     stop=params.stop, temperature=params.temperature, top_p=params.top_p,
+                                     compute_dtype=self.precision.torch_dtype)
         outputs = []
         for i, count in enumerate(counts):
             runs = gens[i * copies:(i + 1) * copies] * (params.n // copies)

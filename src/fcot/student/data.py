@@ -43,7 +43,10 @@ def read_train_file(path: str | Path) -> TrainData:
             if not isinstance(value, str) or not value:
                 raise DataError(f"{path}:{lineno}: missing or empty {name!r}; each line needs text 'input' and "
                                 "'label' (as written by `fcot curate`)")
-        rows.append({"input": text_in, "label": label})
+        row = {"input": text_in, "label": label}
+        if isinstance(raw.get("sample_index"), int):  # lets validation score answers against the task's gold
+            row["sample_index"] = raw["sample_index"]
+        rows.append(row)
     if not rows:
         raise DataError(f"{path}: no training samples; curate some with `fcot curate`")
     return TrainData(path=path, rows=rows, meta=read_sidecar(path))

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 log = logging.getLogger(__name__)
-
-BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU features with native bf16 matmuls (else bf16 is emulated, slow)
 
 
 @dataclass
@@ -38,24 +34,6 @@ class GenerationStats:
     @property
     def tokens_per_s(self) -> float:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
-
-
-def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bf16 natively (AMX or AVX512-BF16), read from /proc/cpuinfo."""
-    try:
-        flags = cpuinfo.read_text(encoding="utf-8", errors="replace").split()
-    except OSError:
-        return False
-    return any(flag in flags for flag in BF16_CPU_FLAGS)
-
-
-def pick_dtype(device: str = "cpu") -> str:
-    """The fastest safe dtype for generation: bfloat16 on CUDA or on CPUs with native bf16, else float32."""
-    import torch
-
-    if device.startswith("cuda"):
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "bfloat16" if sys.platform == "linux" and cpu_has_native_bf16() else "float32"
 
 
 def trim_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

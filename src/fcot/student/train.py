@@ -23,6 +23,7 @@ from fcot.formats import read_json, write_atomic, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
 from fcot.student.model import DONE_MARKER, load_model
+from fcot.student.selection import validation_scorer
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ class TrainResult:
     global_step: int
     losses: list[dict]  # {"step", "loss", "epoch"} per optimizer step
     eval_losses: list[dict] = field(default_factory=list)  # {"step", "eval_loss"}
+    eval_accuracies: list[dict] = field(default_factory=list)  # {"step", "epoch", "eval_accuracy"}: the learning curve
+    selected_by: str = "loss"  # what picked best_checkpoint: validation "accuracy" or "loss"
     best_checkpoint: str | None = None  # the checkpoint the final model comes from (None: the last step)
     real_tokens: int = 0  # non-padding tokens trained on, over all sessions
     tokens_per_s: float = 0.0  # real tokens per second of training-step time, this session
@@ -49,6 +52,7 @@ class TrainResult:
     dropped_too_long: int = 0
     resumed_from: str | None = None
     world_size: int = 1  # training processes (accelerate launch --num_processes)
+    precision: str = ""  # fp32 or bf16 matmuls (fcot.precision)
 
     def to_json(self) -> dict:
         return {**asdict(self), "out_dir": str(self.out_dir)}
@@ -136,15 +140,20 @@ def train(
     if dropped + dropped_val:
         log.warning("%s: dropped %d samples longer than max_len=%d tokens", data.path, dropped + dropped_val,
                     config.max_len)
+    scorer = None
+    if config.select_by == "accuracy" and samples_val:
+        scorer = validation_scorer(rows_val, data.meta, loaded.tokenizer, loaded.model_type, config.precision)
+        if scorer is None:
+            log.warning("%s: no task recorded with the samples; the best checkpoint is picked by loss", data.path)
     header = f"fcot train {data.path} --out {out_dir}"
     write_atomic(out_dir / CONFIG_FILE, f"# {header}\n" + yaml.safe_dump(record, sort_keys=False))
     return _fit(config, loaded, samples_train, samples_val, out_dir, checkpoint, progress, callbacks or [],
-                dropped + dropped_val)
+                dropped + dropped_val, scorer)
 
 
 def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_val: list[dict], out_dir: Path,
-         checkpoint: Path | None, progress: Callable[[dict], None] | None, callbacks: list, dropped: int
-         ) -> TrainResult:
+         checkpoint: Path | None, progress: Callable[[dict], None] | None, callbacks: list, dropped: int,
+         scorer: Callable[[Any, Any], float] | None) -> TrainResult:
     import torch
 
     from fcot.student.trainer import MetricsCallback, TokenCounter, build_trainer, is_out_of_memory
@@ -156,7 +165,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         metrics.resume_from(checkpoint)
         log.info("resuming from %s", checkpoint)
     trainer = build_trainer(config, loaded.model, loaded.tokenizer, loaded.model_type, samples_train, samples_val,
-                            out_dir / CHECKPOINTS, [metrics, *callbacks])
+                            out_dir / CHECKPOINTS, [metrics, *callbacks], scorer)
     hook = trainer.model.register_forward_pre_hook(counter, with_kwargs=True)
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -177,6 +186,9 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         global_step=state.global_step,
         losses=[{"step": h["step"], "loss": h["loss"], "epoch": h.get("epoch")} for h in history if "loss" in h],
         eval_losses=[{"step": h["step"], "eval_loss": h["eval_loss"]} for h in history if "eval_loss" in h],
+        eval_accuracies=[{"step": h["step"], "epoch": h.get("epoch"), "eval_accuracy": h["eval_accuracy"]}
+                         for h in history if "eval_accuracy" in h],
+        selected_by="accuracy" if scorer is not None else "loss",
         best_checkpoint=state.best_model_checkpoint,
         real_tokens=metrics.prior_tokens + session_tokens,
         tokens_per_s=session_tokens / max(metrics.step_seconds, 1e-9),
@@ -187,6 +199,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         dropped_too_long=dropped,
         resumed_from=str(checkpoint) if checkpoint else None,
         world_size=trainer.args.world_size,
+        precision=config.resolved_precision,
     )
     if trainer.is_world_process_zero():
         _save_final(trainer, loaded.tokenizer, config, out_dir, result)

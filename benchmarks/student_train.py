@@ -1,0 +1,114 @@
+"""Training speed and memory on the real student: label-position logits vs logits over every position.
+
+    python benchmarks/student_train.py --threads 2 --samples 64 --steps 8
+
+SmolLM2-135M-Instruct (the default student) is fine-tuned with LoRA (the demo's settings, batch 8) on curated
+coin-flip samples (text-davinci-002 rationales, ft_cot_token). Two trainers run side by side, each in its own
+process so that peak memory is its own: `all-logits` (the model's loss over the 49k-vocabulary head at every
+position, fcot's trainer before this change) and `label-logits` (the head only where a label token is
+predicted). Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
+time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak measured in the
+same run. Writes benchmarks/results/student_train.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import common  # benchmarks/common.py, beside this script
+
+RESULTS = Path(__file__).parent / "results" / "student_train.json"
+TRAINERS = ("all-logits", "label-logits")
+
+
+def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int) -> dict:
+    """Train once in this process and return its figures (called in a child process)."""
+    import torch
+    import transformers
+
+    import fcot.student.trainer as trainer_module
+    from fcot.curate import CurateResult, curate, write_curated
+    from fcot.formats import CompletionDataset
+    from fcot.resources import data_dir
+    from fcot.student import StudentConfig, train
+
+    torch.set_num_threads(threads)
+    transformers.utils.logging.set_verbosity_error()
+    if trainer == "all-logits":  # the trainer as it was: the head over every position
+        build = trainer_module.build_trainer
+
+        def build_all_logits(*args, **kwargs):
+            built = build(*args, **kwargs)
+            built.label_logits_only = False
+            return built
+
+        trainer_module.build_trainer = build_all_logits
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        cd = CompletionDataset.load(data_dir() / "completion_data/B_text-davinci-002__C_zs_cot/D_coin_flip.json")
+        result = curate(cd, "coin_flip")
+        data = write_curated(CurateResult(result.samples[:samples], result.stats, result.config), root / "F.jsonl")
+        config = StudentConfig(max_steps=steps, batch_size=8, learning_rate=1e-3, val_fraction=0,
+                               precision=precision, warmup_ratio=0)
+        run = train(config, data, root / "run")
+    return {"tokens_per_s": round(run.tokens_per_s, 1), "real_tokens": run.real_tokens, "steps": run.global_step,
+            "losses": [round(x["loss"], 4) for x in run.losses],
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=64, help="curated coin-flip samples (batch 8)")
+    parser.add_argument("--steps", type=int, default=8, help="optimizer steps per run")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--child", nargs=2, metavar=("TRAINER", "PRECISION"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(one_run(*args.child, args.samples, args.steps, args.threads)))
+        return
+
+    import torch
+
+    from fcot.formats import write_json
+    from fcot.precision import cpu_bf16_unit
+
+    torch.set_num_threads(args.threads)
+    peak = {"fp32": round(common.matmul_gflops(torch.float32), 1)}
+    precisions = ["fp32"] + (["bf16"] if cpu_bf16_unit() or torch.cuda.is_available() else [])
+    if "bf16" in precisions:
+        peak["bf16"] = round(common.matmul_gflops(torch.bfloat16), 1)
+    flops_per_token = 6 * 135e6  # forward + backward through the whole network (LoRA still backpropagates)
+    runs: dict[str, dict] = {}
+    for precision in precisions:
+        for trainer in TRAINERS:  # each in a fresh process: its own peak memory, no warm caches shared
+            child = [sys.executable, __file__, "--child", trainer, precision, "--samples", str(args.samples),
+                     "--steps", str(args.steps), "--threads", str(args.threads)]
+            out = subprocess.run(child, capture_output=True, text=True, check=True,
+                                 env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+            run["share_of_peak"] = round(run["tokens_per_s"] * flops_per_token / 1e9 / peak[precision], 3)
+            runs[f"{trainer} {precision}"] = run
+            print(f"{trainer:13s} {precision}: {run['tokens_per_s']:7.1f} tok/s  peak RSS {run['peak_rss_gb']} GB  "
+                  f"loss {run['losses'][0]} -> {run['losses'][-1]}", flush=True)
+    for precision in precisions:
+        base, new = runs[f"all-logits {precision}"], runs[f"label-logits {precision}"]
+        new["speedup_vs_all_logits"] = round(new["tokens_per_s"] / base["tokens_per_s"], 3)
+        new["max_loss_difference"] = round(max(abs(a - b) for a, b in zip(base["losses"], new["losses"])), 4)
+    report = {"hardware": common.hardware(), "peak_matmul_gflops": peak,
+              "setup": {"model": "SmolLM2-135M-Instruct", "lora": "r16 all-linear", "batch_size": 8,
+                        "samples": args.samples, "steps": args.steps, "task": "coin_flip", "threads": args.threads},
+              "runs": runs, "command": " ".join(["python", "benchmarks/student_train.py", *sys.argv[1:]])}
+    write_json(args.out, report, indent=2)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
