@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Callable
 
 from fcot.errors import ConfigError, DataError
-from fcot.evaluate import Evaluator
 from fcot.formats import CompletionDataset, Dataset
 from fcot.tasks import Task, as_task
-from fcot.templates import format_input, format_label
+from fcot.templates import ANSWER_PREFIXES, format_input, format_label
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +82,16 @@ def split_indices(task: Task, split: str = "train", split_name: str = "default",
 
 
 def step2_correct(task: Task, prediction_template: str = "zs_cot") -> Callable[[dict], bool]:
-    """The paper's filter: its evaluator finds the gold answer in the step-2 completion."""
-    evaluator = Evaluator(task, prediction_template)
-    return lambda c: bool(evaluator.check(c)["correct"])
+    """The paper's filter: the task's answer extraction finds the gold answer in the step-2 completion."""
+    prefix = ANSWER_PREFIXES[prediction_template]
+
+    def correct(c: dict) -> bool:
+        if not isinstance(c.get("completion"), str) or c.get("answer") is None:
+            raise DataError(f"sample {c.get('sample_index', '?')}: no completion text or gold answer to check; "
+                            "regenerate the completion file")
+        return task.answers_correctly(c["completion"], str(c["answer"]), prefix)
+
+    return correct
 
 
 def _row(template: str, model_type: str, task: Task, source: dict, stop_phrase: str | None) -> dict:

@@ -46,8 +46,7 @@ class ValidationScorer:
         finally:
             model.train(was_training)
         prefix = ANSWER_PREFIXES[self.template]
-        right = sum(self.task.is_correct(self.task.answer_candidates(o.text, prefix)[0], gold)
-                    for o, gold in zip(outs, self.golds))
+        right = sum(self.task.answers_correctly(o.text, gold, prefix) for o, gold in zip(outs, self.golds))
         return right / len(self.golds)
 
 

@@ -110,6 +110,10 @@ class Task:
         """Whether an extracted prediction equals the gold answer (strict: every number task by value)."""
         return answers.same_answer(self.answer_type, prediction, gold, self.float_compare, strict)
 
+    def answers_correctly(self, text: str, gold: str, prefix: str | None = None) -> bool:
+        """Whether the answer extracted from a completion (after `prefix`, if given) is the gold one."""
+        return self.is_correct(self.answer_candidates(text, prefix)[0], gold)
+
 
 # --- registry -----------------------------------------------------------------------------------------
 
