@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import Optional, ThreadsOption, TrainProgress, console, quiet_libraries, set_threads
+from fcot.cli.common import (Optional, ThreadsOption, TrainProgress, console, on_interrupt, quiet_libraries,
+                             set_threads)
 
 
 @app.command()
@@ -51,10 +52,14 @@ def train(
     threads: Optional[int] = ThreadsOption,
 ) -> None:
     """Fine-tune a student; the run folder gets the model, fcot.yaml and train_metrics.json (resumable)."""
+    from fcot.formats import check_writable
+
     if platform:
         from fcot.student.platform_cli import train_on
 
-        train_on(platform, out or Path("fcot-out"), finetune_key, model, train_file, base_url, epochs, batch_size,
+        on_interrupt("the job keeps running on the platform and is recorded in model_metadata/; the same command "
+                     "re-attaches to it")
+        train_on(platform, check_writable(out or Path("fcot-out")), finetune_key, model, train_file, base_url, epochs, batch_size,
                  lr_multiplier, suffix, seed, prices, poll_interval, wait)
         return
     if train_file is None:
@@ -63,6 +68,7 @@ def train(
         raise ConfigError("CURATED_FILE is missing; pass the JSONL written by fcot curate")
     from fcot.student import StudentConfig
     from fcot.student import train as run_train
+    from fcot.student.model import check_model_name
 
     overrides = dict(model=model, lora=lora, epochs=epochs, max_steps=max_steps, learning_rate=lr,
                      batch_size=batch_size, max_len=max_len, batching=batching, precision=precision, seed=seed)
@@ -70,7 +76,9 @@ def train(
         config = StudentConfig.from_yaml(config_file, **overrides)
     else:
         config = StudentConfig.from_mapping({}, where="flags", **overrides)
-    out = out or Path("runs") / train_file.stem
+    check_model_name(config.model)
+    out = check_writable(out or Path("runs") / train_file.stem)
+    on_interrupt(f"checkpoints saved so far are in {out}/checkpoints")
     main_process = os.environ.get("RANK", "0") == "0"
     quiet_libraries()
     set_threads(threads)
