@@ -30,7 +30,7 @@ app = typer.Typer(
 # Verb modules, in pipeline order; each registers its commands on `app` when imported.
 VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "evaluate", "report", "run", "serve"]
 INTERRUPTED = 130  # typer's exit code for Ctrl-C (128 + SIGINT)
-_usage = sys.modules[typer.BadParameter.__module__]  # click's exceptions (typer >= 0.24 carries its own copy of click)
+_click_errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions (recent typer vendors click)
 
 
 def _version(value: bool) -> None:
@@ -66,10 +66,10 @@ def main(argv: list[str] | None = None) -> None:
     interrupt_note.clear()
     try:
         code = app(args=argv, prog_name="fcot", standalone_mode=False)
-    except getattr(_usage, "NoArgsIsHelpError", ()) as exc:  # bare `fcot` (click >= 8.2)
+    except getattr(_click_errors, "NoArgsIsHelpError", ()) as exc:  # bare `fcot` (click >= 8.2)
         typer.echo(exc.ctx.get_help())
         sys.exit(0)
-    except _usage.UsageError as exc:
+    except _click_errors.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "fcot"
         typer.echo(f"error: {exc.format_message().rstrip('.')}; see '{where} --help'", err=True)
         sys.exit(2)
@@ -79,6 +79,6 @@ def main(argv: list[str] | None = None) -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     if code == INTERRUPTED:
-        saved = interrupt_note.get("saved", "finished files are complete (every write is atomic)")
+        saved = interrupt_note.get("saved", "nothing is half-written (every write is atomic)")
         typer.echo(f"interrupted: {saved}; resume with: {shlex.join(['fcot', *argv])}", err=True)
     sys.exit(code or 0)

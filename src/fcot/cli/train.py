@@ -68,7 +68,6 @@ def train(
         raise ConfigError("CURATED_FILE is missing; pass the JSONL written by fcot curate")
     from fcot.student import StudentConfig
     from fcot.student import train as run_train
-    from fcot.student.model import check_model_name
 
     overrides = dict(model=model, lora=lora, epochs=epochs, max_steps=max_steps, learning_rate=lr,
                      batch_size=batch_size, max_len=max_len, batching=batching, precision=precision, seed=seed)
@@ -76,7 +75,6 @@ def train(
         config = StudentConfig.from_yaml(config_file, **overrides)
     else:
         config = StudentConfig.from_mapping({}, where="flags", **overrides)
-    check_model_name(config.model)
     out = check_writable(out or Path("runs") / train_file.stem)
     on_interrupt(f"checkpoints saved so far are in {out}/checkpoints")
     main_process = os.environ.get("RANK", "0") == "0"

@@ -47,11 +47,11 @@ def models_dir() -> Path:
 def load_model(name_or_path: str | Path, *, dtype: Any = None, device: str = "cpu") -> LoadedModel:
     """Load a model and tokenizer from a local folder, a `.gguf` file, the default alias or a hub name."""
     name = str(name_or_path)
-    torch_dtype = _torch_dtype(dtype)
     if name == DEFAULT_STUDENT:
         path, gguf_file = default_student_dir(), None
     else:
         path, gguf_file = _local_model(Path(name).expanduser())
+    torch_dtype = _torch_dtype(dtype)
     loaded = _from_pretrained(str(path) if path else name, gguf_file, torch_dtype, name)
     loaded.model.to(device)
     loaded.model.eval()
