@@ -13,8 +13,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fcot.errors import ConfigError
+from fcot.formats import read_yaml
 from fcot.student.config import StudentConfig
 
+CONFIG_FILE = "fcot.yaml"  # the experiment's config, kept beside its results
 Baseline = Literal["zs", "fs_cot", "zs_cot", "ft_token"]
 
 
@@ -46,7 +48,7 @@ class CurateSection(_Section):
 class EvalSection(_Section):
     """How the student answers the test split."""
 
-    split: str = "test"
+    split: Literal["train", "test"] = "test"
     limit: Optional[int] = Field(None, ge=1)  # first N test questions only (quick runs)
     batch_size: int = Field(64, ge=1)
     max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: 128
@@ -73,7 +75,7 @@ class RunConfig(_Section):
         return self.out / self.name
 
     def to_yaml(self) -> str:
-        header = f"# fcot run {self.root / 'fcot.yaml'}\n"
+        header = f"# fcot run {self.root / CONFIG_FILE}\n"
         return header + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
@@ -91,12 +93,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     where = str(path) if path else "default config"
     raw: Any = {}
     if path:
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: no such config file") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: expected a mapping of config sections, got {type(raw).__name__}")
     for item in overrides or []:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from fcot.errors import DataError
+from fcot.errors import ConfigError, DataError
 
 COMPLETION_FIELDS = (
     "sample_index",
@@ -36,18 +36,55 @@ COMPLETION_FIELDS = (
 # --- files -----------------------------------------------------------------------------------------
 
 
-def read_json(path: str | Path) -> Any:
-    """Parse a JSON file, raising DataError with the file name on any problem."""
+def read_text(path: str | Path) -> str:
+    """A UTF-8 text file's content, raising DataError naming the file on any problem."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8") as f:
-            return json.load(f)
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise DataError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise DataError(f"{path}: is a folder; pass a file") from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not a UTF-8 text file (byte {exc.start}); save it as UTF-8") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror}); check its permissions") from exc
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file, raising DataError with the file name on any problem."""
+    try:
+        return json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); fix or regenerate the file") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a UTF-8 text file; expected JSON") from exc
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML config file, raising ConfigError (DataError when unreadable) naming the file on any problem."""
+    import yaml
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        return yaml.safe_load(read_text(path))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+
+
+def check_writable(folder: str | Path, fix: str = "pass another --out") -> Path:
+    """Raise ConfigError unless `folder` is, or could be created as, a writable folder; creates nothing."""
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{existing}: is a file, where a folder is expected; {fix} or move the file away")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()  # the only sure test (root, read-only mounts, ACLs)
+    except OSError as exc:
+        raise ConfigError(f"{existing}: cannot write there ({exc.strerror}); {fix} or fix its permissions") from exc
+    return folder
 
 
 def _new_file_mode() -> int:
@@ -63,15 +100,20 @@ NEW_FILE_MODE = _new_file_mode()
 def write_atomic(path: str | Path, text: str) -> Path:
     """Write text to path via a temporary file and a rename, so readers never see half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             os.fchmod(f.fileno(), NEW_FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"{path}: cannot write it ({exc.strerror}); pick another output folder or fix its "
+                              "permissions") from exc
         raise
     return path
 
@@ -88,11 +130,8 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
 
 def read_jsonl(path: str | Path) -> list[dict]:
     """Read JSON lines, naming the file and line of the first bad row."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
-
-from fcot.config import RunConfig
+from fcot.config import CONFIG_FILE, RunConfig
 from fcot.errors import ConfigError
-from fcot.formats import write_atomic
+from fcot.formats import check_writable, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
 
@@ -52,11 +50,10 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
     `notify` gets one line per stage; `train_progress` gets the trainer's per-step events.
     """
     from fcot.precision import resolve_precision
-    from fcot.tasks import resolve_task
 
-    tasks = [resolve_task(spec, config.answer_type) for spec in config.tasks]  # all known before anything is written
     root = config.root
-    _write_config(config, root)
+    tasks = check_experiment(config)  # every task, the teacher, student and output folder, before anything is written
+    write_atomic(root / CONFIG_FILE, config.to_yaml())
     notify(str(resolve_precision(config.student.precision)))
     experiment = Experiment(config)
     for task in tasks:
@@ -67,17 +64,34 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
     return experiment
 
 
-def _write_config(config: RunConfig, root: Path) -> None:
-    """Keep the config next to its outputs; a different config for the same folder is refused."""
-    path = root / "fcot.yaml"
-    if path.exists():
-        previous = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        current = config.model_dump(mode="json")
-        changed = [k for k in ("tasks", "teacher", "curate", "student") if previous.get(k) != current.get(k)]
-        if changed:
-            raise ConfigError(f"{path}: this experiment was run with other {', '.join(changed)} settings; "
-                              f"set another name (name=...) or delete {root} to start over")
-    write_atomic(path, config.to_yaml())
+def check_experiment(config: RunConfig) -> list[Any]:
+    """Check everything that can fail before any work (tasks, data, teacher, student, output folder); the tasks."""
+    from fcot.resources import data_dir
+    from fcot.student.model import check_model_name
+    from fcot.tasks import resolve_task
+
+    if config.data_dir is not None:
+        data_dir(config.data_dir)
+    tasks = [resolve_task(spec, config.answer_type) for spec in config.tasks]
+    for task in tasks:
+        _teach_config(config, task, config.root).validate()
+    check_model_name(config.student.model)
+    check_writable(config.root, fix="set another out (out=...)")
+    _check_previous_config(config, config.root)
+    return tasks
+
+
+def _check_previous_config(config: RunConfig, root: Path) -> None:
+    """A folder with results of another config is refused; one that holds only its config file is reused."""
+    path = root / CONFIG_FILE
+    if not path.exists() or all(p.name == CONFIG_FILE for p in root.iterdir()):
+        return
+    previous = read_yaml(path) or {}
+    current = config.model_dump(mode="json")
+    changed = [k for k in ("tasks", "teacher", "curate", "student") if previous.get(k) != current.get(k)]
+    if changed:
+        raise ConfigError(f"{path}: this experiment was run with other {', '.join(changed)} settings; "
+                          f"set another name (name=...) or delete {root} to start over")
 
 
 def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
@@ -115,15 +129,21 @@ def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
                                   teacher_tokens if template != "ft_token" else None)
 
 
-def _teach(config: RunConfig, task: Any, root: Path):
-    """Teacher completions for the task's train and test questions (cached, resumable)."""
-    from fcot.teacher import TeachConfig, teach
+def _teach_config(config: RunConfig, task: Any, root: Path):
+    """The `fcot teach` options of the config's teacher section."""
+    from fcot.teacher import TeachConfig
 
     t = config.teacher
-    teach_config = TeachConfig(task=task.key, teacher=t.teacher, base_url=t.base_url, samples=t.samples,
-                               temperature=t.temperature, max_tokens=t.max_tokens, concurrency=t.concurrency,
-                               split="all", out=root, data_dir=config.data_dir)
-    return teach(teach_config)
+    return TeachConfig(task=task.key, teacher=t.teacher, base_url=t.base_url, samples=t.samples,
+                       temperature=t.temperature, max_tokens=t.max_tokens, concurrency=t.concurrency,
+                       split="all", out=root, data_dir=config.data_dir)
+
+
+def _teach(config: RunConfig, task: Any, root: Path):
+    """Teacher completions for the task's train and test questions (cached, resumable)."""
+    from fcot.teacher import teach
+
+    return teach(_teach_config(config, task, root))
 
 
 def _token_counter(tokenizer: Any) -> Callable[[str], int]:

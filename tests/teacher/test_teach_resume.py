@@ -62,11 +62,15 @@ def test_ctrl_c_writes_partial_results_and_resumes(serve_faults, tmp_path, share
     cmd = [sys.executable, "-m", "fcot", "teach", "--task", "gsm8k", "--teacher", "openai:m", "--limit", "300",
            "--base-url", server.url, "--out", str(tmp_path), "--cache", str(cache), "-j", "2",
            "--data-dir", str(shared_data)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while len(server.attempts) < 30 and proc.poll() is None:
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=60) == 130
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted: every answer received is in the teacher cache"), stderr
+    assert lines[0].endswith("resume with: fcot " + " ".join(cmd[3:])), lines[0]
     partial = output(tmp_path, "m", "gsm8k")
     assert partial["metadata"]["complete"] is False and 5 <= len(partial["data"]) < 300
     cached, sent = CompletionCache(cache).prompts(), len(server.attempts)

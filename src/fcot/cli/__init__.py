@@ -1,18 +1,22 @@
 """The `fcot` command: one verb per pipeline stage, each in its own module under `fcot.cli`.
 
 Verb modules import heavy libraries (torch, transformers) inside their functions, so `fcot --help` stays fast.
-Every `FcotError` becomes one line on stderr and exit code 2.
+Every `FcotError` and every usage error becomes one `error:` line on stderr and exit code 2; Ctrl-C says
+what was saved and how to resume, with exit code 130.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+import shlex
 import sys
 
 import typer
 
+from fcot.cli.common import interrupt_note
 from fcot.errors import FcotError
+from fcot.resources import offline_by_default
 
 app = typer.Typer(
     name="fcot",
@@ -25,6 +29,8 @@ app = typer.Typer(
 
 # Verb modules, in pipeline order; each registers its commands on `app` when imported.
 VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "evaluate", "report", "run", "serve"]
+INTERRUPTED = 130  # typer's exit code for Ctrl-C (128 + SIGINT)
+_click_errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions (recent typer vendors click)
 
 
 def _version(value: bool) -> None:
@@ -54,9 +60,25 @@ def _register_verbs() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `fcot` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    offline_by_default()
     _register_verbs()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    interrupt_note.clear()
     try:
-        app(args=argv)  # typer reports usage errors itself (exit 2)
+        code = app(args=argv, prog_name="fcot", standalone_mode=False)
+    except getattr(_click_errors, "NoArgsIsHelpError", ()) as exc:  # bare `fcot` (click >= 8.2)
+        typer.echo(exc.ctx.get_help())
+        sys.exit(0)
+    except _click_errors.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "fcot"
+        typer.echo(f"error: {exc.format_message().rstrip('.')}; see '{where} --help'", err=True)
+        sys.exit(2)
+    except typer.Abort:  # end of input at a prompt
+        sys.exit(1)
     except FcotError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if code == INTERRUPTED:
+        saved = interrupt_note.get("saved", "nothing is half-written (every write is atomic)")
+        typer.echo(f"interrupted: {saved}; resume with: {shlex.join(['fcot', *argv])}", err=True)
+    sys.exit(code or 0)

@@ -6,13 +6,14 @@ import os
 import warnings
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
 
 console = Console()
 err_console = Console(stderr=True)
+interrupt_note: dict[str, str] = {}  # what an interrupted verb has saved: set by the verb, printed by `main`
 
 DataDirOption = typer.Option(
     None, "--data-dir", envvar="FCOT_DATA_DIR", help="fcot-data folder (dataset/, split/, ...); default: the bundled copy."
@@ -46,6 +47,41 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def on_interrupt(saved: str) -> None:
+    """Say what Ctrl-C leaves behind from here on, for the one line `fcot.cli.main` prints then."""
+    interrupt_note["saved"] = saved
+
+
+def progress_bar(*extra_columns: Any, disable: bool = False) -> Any:
+    """A transient progress bar on stderr (what, bar, done/total, time, extras); off when stderr is not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    return Progress(*columns, *extra_columns, console=err_console, transient=True,
+                    disable=disable or not err_console.is_terminal)
+
+
+def print_results(results: list, title: str) -> None:
+    """The results table: a rich table on a terminal, plain Markdown elsewhere (logs keep whole cells)."""
+    from rich import box
+    from rich.table import Table
+
+    from fcot.report.render import COLUMNS, markdown_table, result_notes, table_rows
+
+    notes = result_notes(results)
+    if not console.is_terminal:
+        text = f"{title}\n\n{markdown_table(results)}" + "".join(f"\n{note}" for note in notes)
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+        return
+    table = Table(title=title, caption="\n".join(notes) or None, box=box.SIMPLE_HEAD)
+    for col in COLUMNS:
+        numeric = col not in {"task", "method", "model"}
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
+    for row in table_rows(results):
+        table.add_row(*row)
+    console.print(table)
 
 
 def quiet_libraries() -> None:
@@ -98,5 +134,5 @@ class TrainProgress:
 
 
 __all__ = ["AnswerTypeOption", "DataDirOption", "Optional", "OutDirOption", "PrecisionOption", "ThreadsOption",
-           "announce_precision", "TrainProgress", "console",
-           "err_console", "quiet_libraries", "set_threads"]
+           "TrainProgress", "announce_precision", "console", "err_console", "interrupt_note", "on_interrupt",
+           "print_results", "progress_bar", "quiet_libraries", "set_threads"]

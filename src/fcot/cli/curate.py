@@ -42,9 +42,10 @@ def curate(
 
     from fcot.curate import check_trainable, curate as curate_completions, curate_dataset, curated_path, load_sources
     from fcot.curate import write_curated
-    from fcot.formats import Dataset
+    from fcot.formats import Dataset, check_writable, finetune_data_path
 
     check_trainable(template, model_type)
+    check_writable(finetune_data_path(out, platform or model_type, "").parent)
     if task_file:
         from fcot.tasks import resolve_task
 

@@ -11,7 +11,7 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption,
-                             announce_precision, console, err_console, set_threads)
+                             announce_precision, console, on_interrupt, progress_bar, set_threads)
 from fcot.errors import ConfigError, DataError, ModelError
 
 RUN_CONFIG = "fcot.yaml"
@@ -19,8 +19,7 @@ RUN_CONFIG = "fcot.yaml"
 
 def run_info(path: Path) -> dict[str, Any]:
     """What an `fcot train` run folder's `fcot.yaml` says: base model, template, task, stop phrase, finetune key."""
-    import yaml
-
+    from fcot.formats import read_yaml
     from fcot.student.model import DONE_MARKER
 
     config_file = path / RUN_CONFIG
@@ -28,10 +27,7 @@ def run_info(path: Path) -> dict[str, Any]:
         return {}
     if not (path / DONE_MARKER).exists():
         raise ModelError(f"{path}: training run is unfinished (no {DONE_MARKER}); finish it with fcot train first")
-    try:
-        raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise DataError(f"{config_file}: not valid YAML ({str(exc).splitlines()[0]}); fix or remove it") from exc
+    raw = read_yaml(config_file) or {}
     if not isinstance(raw, dict):
         raise DataError(f"{config_file}: expected a mapping with student: and data: sections; fix or remove it")
     student = raw.get("student") if isinstance(raw.get("student"), dict) else {}
@@ -69,14 +65,18 @@ def eval_(
     answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Generate the student's answers to a task's test split, save them (paper layout) and print the accuracy."""
+    from fcot.formats import check_writable, completion_path
+
     if platform:
         from fcot.student.platform import PlatformEvalConfig
         from fcot.student.platform_cli import eval_on
 
         eval_on(platform, PlatformEvalConfig(finetune_key=model, task=task, template=template, split=split,
-                                             limit=limit, max_tokens=max_new_tokens or 256, out=out,
+                                             limit=limit, max_tokens=max_new_tokens or 256, out=check_writable(out),
                                              data_dir=data_dir))
         return
+    from fcot.precision import check_precision
+    from fcot.student.model import DEFAULT_STUDENT, check_model_name
     from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
@@ -87,21 +87,28 @@ def eval_(
     task_obj = resolve_task(task_key, answer_type)
     template = template or info.get("template") or "zs"
     check_template(template)
+    check_precision(precision or "auto", "--precision")
+    parts = task_obj.load_split("default", data_dir)
+    if split not in parts:
+        raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use {' or '.join(parts)}")
+    check_model_name(model)
+    base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
+    path = completion_path(out, base, template, task_obj.key, finetune_key=info.get("finetune_key"))
+    check_writable(path.parent)
+    on_interrupt(f"finished batches of answers are saved in {path}")
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
-              as_json, data_dir)
+              as_json, data_dir, base, path)
 
 
 def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None) -> None:
+              data_dir: Path | None, base: str, path: Path) -> None:
     """Load the model, generate with a progress bar, and print the result table (or JSON)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
     from transformers.utils import logging as hf_logging
 
     from fcot.evaluate.generate import evaluate_model
-    from fcot.formats import completion_path
-    from fcot.student.model import DEFAULT_STUDENT, load_model
+    from fcot.student.model import load_model
 
     hf_logging.disable_progress_bar()  # our own bar is the only one
     set_threads(threads)
@@ -109,9 +116,7 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
     loaded = load_model(model)
     device = str(loaded.model.device)
     finetune_key = info.get("finetune_key")
-    base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=err_console, transient=True, disable=as_json) as progress:
+    with progress_bar(disable=as_json) as progress:
         bar = progress.add_task(f"{task.key} {template}", total=None)
         cd, evaluation = evaluate_model(
             loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
@@ -121,7 +126,6 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
             progress=lambda n: progress.update(bar, advance=n),
             on_start=lambda: announce_precision(precision, device),
         )
-    path = completion_path(out, base, template, task.key, finetune_key=finetune_key)
     result = _describe(cd, evaluation, path, time.perf_counter() - started)
     if as_json:
         typer.echo(json.dumps(result, indent=2))

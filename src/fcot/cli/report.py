@@ -5,24 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich import box
-from rich.table import Table
 
 from fcot.cli import app
-from fcot.cli.common import console
-
-
-def results_table(results, title: str = "Results") -> Table:
-    """A rich table of results, teacher first within each task."""
-    from fcot.report.render import COLUMNS, result_notes, table_rows
-
-    table = Table(title=title, caption="\n".join(result_notes(results)) or None, box=box.SIMPLE_HEAD)
-    for col in COLUMNS:
-        numeric = col not in {"task", "method", "model"}
-        table.add_column(col, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
-    for row in table_rows(results):
-        table.add_row(*row)
-    return table
+from fcot.cli.common import console, print_results
 
 
 @app.command()
@@ -31,11 +16,15 @@ def report(
     out: Path = typer.Option(None, "--out", "-o", help="Where to write summary.md and the plots (default: PATH/report)."),
 ) -> None:
     """Compare students, teacher and baselines: a table, summary.md, accuracy.png and cost.png."""
+    from fcot.errors import DataError
+    from fcot.formats import check_writable
     from fcot.report import load_results, render_report
 
     results = load_results(path)
-    out = out or (path if path.is_dir() else path.parent) / "report"
+    if not results:
+        raise DataError(f"{path}: the results list is empty; run `fcot run` to measure some")
+    out = check_writable(out or (path if path.is_dir() else path.parent) / "report")
     files = render_report(results, out)
-    console.print(results_table(results))
+    print_results(results, "Results")
     for name, file in files.items():
-        console.print(f"{name}: {file}")
+        console.print(f"{name}: {file}", highlight=False, soft_wrap=True)

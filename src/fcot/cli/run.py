@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 
 from fcot.cli import app
-from fcot.cli.common import Optional, ThreadsOption, TrainProgress, console, quiet_libraries, set_threads
+from fcot.cli.common import (Optional, ThreadsOption, TrainProgress, console, on_interrupt, print_results,
+                             quiet_libraries, set_threads)
 
 DEMO_CONFIG = "demo.yaml"
 
@@ -36,9 +37,9 @@ def run(
     if show_config:
         console.print(config.to_yaml(), highlight=False, markup=False)
         raise typer.Exit()
-    from fcot.cli.report import results_table
     from fcot.pipeline import run_experiment
 
+    on_interrupt(f"finished stages and partial answers are saved under {config.root}")
     quiet_libraries()
     set_threads(threads)
     started = time.monotonic()
@@ -48,7 +49,7 @@ def run(
 
     with TrainProgress(True) as train_progress:
         experiment = run_experiment(config, notify, train_progress)
-    console.print(results_table(experiment.results, title=f"Fine-tune-CoT: {config.name}"))
+    print_results(experiment.results, f"Fine-tune-CoT: {config.name}")
     for name, path in experiment.files.items():
         console.print(f"{name}: {path}", highlight=False)
     console.print(f"done in {time.monotonic() - started:.0f} s; everything is under {config.root}", highlight=False)

@@ -8,7 +8,7 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import (AnswerTypeOption, DataDirOption, Optional, OutDirOption, announce_precision, console,
-                             err_console)
+                             err_console, on_interrupt, progress_bar)
 
 
 @app.command()
@@ -16,6 +16,8 @@ def teach(
     task: str = typer.Option(..., "--task", "-t", help="Task key, e.g. multiarith (see `fcot tasks`)."),
     teacher: str = typer.Option(..., "--teacher", help="backend:model, e.g. openai:gpt-4o-mini, "
                                 "local:path/to/model, recorded:text-davinci-002."),
+    teacher_name: Optional[str] = typer.Option(None, "--teacher-name", help="Name of the teacher in the output "
+                                               "folder B_<name> (default: the model's name; a model file's stem)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. "
                                            "http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable holding the key."),
@@ -44,7 +46,7 @@ def teach(
     answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Write teacher completions to completion_data/B_<model>__C_<key>/D_<task>.json (resumable)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import TextColumn
 
     from fcot.errors import TeacherError
     from fcot.tasks import resolve_task
@@ -58,15 +60,14 @@ def teach(
         temperature=temperature, max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, split=split,
         limit=limit, chat=chat, concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
         max_retries=max_retries, timeout=timeout, backoff=backoff, batch=batch, batch_poll=batch_poll,
-        prices=prices, cache=cache, save_every=save_every, out=out, data_dir=data_dir,
+        prices=prices, cache=cache, save_every=save_every, out=out, data_dir=data_dir, teacher_name=teacher_name,
     )
     config.validate()
     announce = [teacher.startswith("local:")]  # a local model's precision, once it has loaded
+    on_interrupt(f"every answer received is in the teacher cache, and the answers so far in {out}/completion_data")
     stats = Stats()
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[info]}")]
     try:
-        with Progress(*columns, console=err_console, transient=True) as progress:
+        with progress_bar(TextColumn("{task.fields[info]}")) as progress:
             bar = progress.add_task(f"teach {task}", total=None, info="")
 
             def update(s: Stats) -> None:
@@ -94,6 +95,7 @@ def _summary(stats) -> None:
     """Print tokens and dollars spent in this run and replayed from the cache."""
     spent, replayed = stats.usage, stats.replayed
     err_console.print(
-        f"requests {spent.requests} (+{stats.cache_hits} cached), retries {stats.retries}, "
+        f"requests {spent.requests} (+{stats.cache_hits} cached, {stats.shared} shared with an identical one), "
+        f"retries {stats.retries}, "
         f"tokens {spent.prompt_tokens} in / {spent.completion_tokens} out, estimated ${spent.dollars:.4f} "
         f"(cached answers had cost ${replayed.dollars:.4f})", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import (Optional, PrecisionOption, ThreadsOption, TrainProgress, announce_precision, console,
-                             quiet_libraries, set_threads)
+                             on_interrupt, quiet_libraries, set_threads)
 
 
 @app.command()
@@ -51,10 +51,14 @@ def train(
     threads: Optional[int] = ThreadsOption,
 ) -> None:
     """Fine-tune a student; the run folder gets the model, fcot.yaml and train_metrics.json (resumable)."""
+    from fcot.formats import check_writable
+
     if platform:
         from fcot.student.platform_cli import train_on
 
-        train_on(platform, out or Path("fcot-out"), finetune_key, model, train_file, base_url, epochs, batch_size,
+        on_interrupt("the job keeps running on the platform and is recorded in model_metadata/; the same command "
+                     "re-attaches to it")
+        train_on(platform, check_writable(out or Path("fcot-out")), finetune_key, model, train_file, base_url, epochs, batch_size,
                  lr_multiplier, suffix, seed, prices, poll_interval, wait)
         return
     if train_file is None:
@@ -70,7 +74,8 @@ def train(
         config = StudentConfig.from_yaml(config_file, **overrides)
     else:
         config = StudentConfig.from_mapping({}, where="flags", **overrides)
-    out = out or Path("runs") / train_file.stem
+    out = check_writable(out or Path("runs") / train_file.stem)
+    on_interrupt(f"checkpoints saved so far are in {out}/checkpoints")
     main_process = os.environ.get("RANK", "0") == "0"
     quiet_libraries()
     set_threads(threads)

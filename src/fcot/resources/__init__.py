@@ -13,9 +13,11 @@ import tarfile
 from pathlib import Path
 
 from fcot.errors import DataError
+from fcot.formats import check_writable
 
 BUNDLE = Path(__file__).with_name("fcot-data.tar.xz")
 ENV_VAR = "FCOT_DATA_DIR"
+ONLINE_ENV = "FCOT_ONLINE"  # 1: let transformers download models from the Hugging Face hub
 
 
 def cache_dir() -> Path:
@@ -23,6 +25,17 @@ def cache_dir() -> Path:
     if os.environ.get("FCOT_CACHE"):
         return Path(os.environ["FCOT_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "fcot"
+
+
+def offline_by_default() -> None:
+    """Keep the Hugging Face hub offline (HF_HUB_OFFLINE=1) unless FCOT_ONLINE=1; call before importing it."""
+    if os.environ.get(ONLINE_ENV, "").lower() not in ("1", "true", "yes") and not os.environ.get("HF_HUB_OFFLINE"):
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def hub_offline() -> bool:
+    """Whether the Hugging Face hub may not be contacted (HF_HUB_OFFLINE set)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
 def data_dir(override: str | Path | None = None) -> Path:
@@ -41,6 +54,7 @@ def _unpacked_bundle() -> Path:
     root = cache_dir() / f"data-{digest}"
     if (root / ".complete").exists():
         return root
+    check_writable(root.parent, fix="set FCOT_CACHE to a writable folder")
     tmp = root.with_name(root.name + f".tmp{os.getpid()}")
     with tarfile.open(BUNDLE) as tar:
         tar.extractall(tmp, filter="data")

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fcot.errors import ConfigError
+from fcot.formats import read_yaml
 from fcot.precision import Precision
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -98,11 +99,4 @@ class StudentConfig(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> "StudentConfig":
         """Load a StudentConfig YAML (or an `fcot.yaml` with a `student:` section), then apply overrides."""
-        path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: no such config file") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
-        return cls.from_mapping(raw, where=str(path), **overrides)
+        return cls.from_mapping(read_yaml(path), where=str(path), **overrides)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fcot.errors import ModelError
-from fcot.resources import cache_dir
+from fcot.resources import ONLINE_ENV, cache_dir, hub_offline
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,11 @@ def models_dir() -> Path:
 def load_model(name_or_path: str | Path, *, dtype: Any = None, device: str = "cpu") -> LoadedModel:
     """Load a model and tokenizer from a local folder, a `.gguf` file, the default alias or a hub name."""
     name = str(name_or_path)
-    torch_dtype = _torch_dtype(dtype)
     if name == DEFAULT_STUDENT:
         path, gguf_file = default_student_dir(), None
     else:
         path, gguf_file = _local_model(Path(name).expanduser())
+    torch_dtype = _torch_dtype(dtype)
     loaded = _from_pretrained(str(path) if path else name, gguf_file, torch_dtype, name)
     loaded.model.to(device)
     loaded.model.eval()
@@ -74,7 +74,22 @@ def _local_model(path: Path) -> tuple[Path | None, str | None]:
     looks_like_hub = len(path.parts) == 2 and not str(path).startswith((".", "/", "~"))  # org/name
     if not looks_like_hub:
         raise ModelError(f"{path}: no such model folder or file; check the path, or use '{DEFAULT_STUDENT}'")
+    if hub_offline() and not _in_hub_cache(str(path)):
+        raise ModelError(f"{path}: no such local model, and not in the Hugging Face cache; pass a model folder, a "
+                         f".gguf file or '{DEFAULT_STUDENT}', or set {ONLINE_ENV}=1 to download it")
     return None, None
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+
+
+def check_model_name(name: str | Path) -> None:
+    """Raise ModelError unless name is the default alias, a local model, or a hub name that can be loaded."""
+    if str(name) != DEFAULT_STUDENT:
+        _local_model(Path(name).expanduser())
 
 
 def _from_pretrained(source: str, gguf_file: str | None, dtype: Any, name: str) -> LoadedModel:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fcot.errors import DataError
-from fcot.formats import read_json, read_jsonl
+from fcot.formats import read_json, read_jsonl, read_text
 
 Rows = list[dict[str, str]]
 
@@ -25,11 +25,9 @@ def _field(record: Any, key: str, where: str) -> Any:
 
 def _json_lines(path: Path) -> list[dict]:
     """JSON objects one per line; AQuA's file may hold several objects on one line, so decode greedily."""
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
     decoder = json.JSONDecoder()
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):
         if line.strip():
             try:
                 rows.append(decoder.raw_decode(line.strip())[0])

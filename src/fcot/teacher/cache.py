@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcot.errors import ConfigError
+from fcot.formats import check_writable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
@@ -59,6 +60,7 @@ class CompletionCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        check_writable(self.path.parent, fix="pass another --cache")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)

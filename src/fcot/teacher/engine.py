@@ -1,7 +1,8 @@
 """The backend interface, and `Completer`: cache + usage accounting in front of any backend.
 
 A backend turns (prompt, sampling, completion indices) into one `Choice` per index. `Completer` answers
-from the SQLite cache where it can, asks the backend for the rest, and commits each answer at once.
+from the SQLite cache where it can, asks the backend for the rest, and commits each answer at once; a
+request identical to one in flight (same cache key) waits for that one's answer instead of being sent again.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Stats:
     done: int = 0
     failed: int = 0
     cache_hits: int = 0  # completions answered from the cache
+    shared: int = 0  # completions answered by an identical request in flight at the same time (not sent twice)
     retries: int = 0
     usage: Usage = field(default_factory=Usage)  # spent in this run
     replayed: Usage = field(default_factory=Usage)  # cost of cached answers, when they were first received
@@ -66,7 +68,7 @@ class Backend(Protocol):
     """Something that completes prompts: an OpenAI-compatible endpoint, a local model, a recording."""
 
     identity: dict  # what makes its answers differ (backend, model, base_url, chat); part of the cache key
-    model_name: str  # the name used in output paths (`B_<model_name>`)
+    model_name: str  # the model's name (output folders `B_<name>` use `teach.teacher_label` of it)
     cacheable: bool  # False for backends whose answers are already on disk
 
     async def generate(
@@ -97,6 +99,7 @@ class Completer:
         self.stats = stats or Stats()
         self.offline = offline  # answer only from the cache (after a Batch API run)
         self._prefixes: dict[Sampling, str] = {}
+        self._in_flight: dict[str, asyncio.Future[dict[int, Choice]]] = {}  # cache key -> the request answering it
 
     def key(self, prompt: str, sampling: Sampling, index: int) -> str:
         """The cache key of one completion (`cache.request_key` of the backend identity and sampling)."""
@@ -130,12 +133,43 @@ class Completer:
                 self.stats.replayed.add(hit.prompt_tokens, hit.completion_tokens,
                                         self.price.cost(hit.prompt_tokens, hit.completion_tokens))
         missing = [i for i in indices if i not in got]
-        if missing:
-            if self.offline:
-                raise RequestFailed("no answer in the batch results; re-run the same command to retry it")
-            choices = await self.backend.generate(prompt, sampling, missing, sample_index)
-            self.stats.usage.requests += 1
-            for i, choice in zip(missing, choices):
-                self.store(prompt, sampling, i, choice)
-                got[i] = choice
+        if missing and self.offline:
+            raise RequestFailed("no answer in the batch results; re-run the same command to retry it")
+        keys = {i: self.key(prompt, sampling, i) for i in missing} if self.cache is not None else {}
+        shared = {i: self._in_flight[keys[i]] for i in missing if keys.get(i) in self._in_flight}
+        send = [i for i in missing if i not in shared]
+        if send:
+            got.update(await self._send(prompt, sampling, send, sample_index, [keys[i] for i in send if i in keys]))
+        for i, answers in shared.items():
+            got[i] = (await asyncio.shield(answers))[i]
+            self.stats.shared += 1
         return [got[i] for i in indices]
+
+    async def _send(self, prompt: str, sampling: Sampling, indices: list[int], sample_index: int | None,
+                    keys: list[str]) -> dict[int, Choice]:
+        """Ask the backend for these completion indices, store and count the answers; identical requests made
+        meanwhile (the same cache `keys`) wait for them."""
+        answers = asyncio.get_running_loop().create_future() if keys else None
+        for key in keys:
+            self._in_flight[key] = answers
+        try:
+            choices = await self.backend.generate(prompt, sampling, indices, sample_index)
+            self.stats.usage.requests += 1
+            for i, choice in zip(indices, choices):
+                self.store(prompt, sampling, i, choice)
+        except Exception as exc:
+            if answers is not None:
+                answers.set_exception(exc)
+                answers.exception()  # retrieved: no warning when nobody else was waiting
+            raise
+        except BaseException:
+            if answers is not None:
+                answers.cancel()
+            raise
+        finally:
+            for key in keys:
+                self._in_flight.pop(key, None)
+        result = dict(zip(indices, choices))
+        if answers is not None:
+            answers.set_result(result)
+        return result

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from fcot.errors import ConfigError, TeacherError
-from fcot.formats import CompletionDataset, completion_path
+from fcot.formats import CompletionDataset, check_writable, completion_path, safe_name
 from fcot.resources import cache_dir
 from fcot.teacher.backends import make_backend, parse_teacher
 from fcot.teacher.batch import BatchRequest, run_batch
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 PROMPTS = ("zs_cot", "fs_cot")
 SPLITS = ("train", "test", "all")
+MAX_TEMPERATURE = 2.0  # the OpenAI API's limit
+MODEL_FILE_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pt", ".pth", ".onnx")
 
 
 @dataclass
@@ -60,6 +63,7 @@ class TeachConfig:
     save_every: float = 10.0  # seconds between partial writes of the output file
     out: Path = Path("fcot-out")
     data_dir: Path | None = None
+    teacher_name: str | None = None  # names the output folder B_<name> (default: the model's name)
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad option."""
@@ -70,6 +74,20 @@ class TeachConfig:
             raise ConfigError(f"--split {self.split!r}: use one of {', '.join(SPLITS)}")
         if not 1 <= self.samples <= 64:
             raise ConfigError(f"--samples {self.samples}: use 1 to 64 rationales per question")
+        if not 0 <= self.temperature <= MAX_TEMPERATURE:
+            raise ConfigError(f"--temperature {self.temperature:g}: use 0 to {MAX_TEMPERATURE:g} (0 for one greedy "
+                              "rationale, 0.7 for diverse reasoning)")
+        for flag, per_minute in (("--rpm", self.requests_per_minute), ("--tpm", self.tokens_per_minute)):
+            if per_minute is not None and not per_minute >= 1:
+                raise ConfigError(f"{flag} {per_minute:g}: use at least 1 per minute, or leave it out for no limit")
+        if self.max_retries < 0:
+            raise ConfigError(f"--max-retries {self.max_retries}: use 0 (no retries) or more")
+        for flag, seconds in (("--timeout", self.timeout), ("--backoff", self.backoff),
+                              ("--batch-poll", self.batch_poll), ("--save-every", self.save_every)):
+            if not seconds > 0:
+                raise ConfigError(f"{flag} {seconds:g}: use a number of seconds above 0")
+        if self.teacher_name is not None and not safe_name(self.teacher_name).strip(" .-"):
+            raise ConfigError(f"--teacher-name {self.teacher_name!r}: use a name with letters or digits")
         if self.samples > 1 and self.temperature <= 0:
             raise ConfigError(f"--samples {self.samples} with --temperature 0 gives identical rationales; "
                               "use --temperature 0.7 for diverse reasoning")
@@ -101,8 +119,9 @@ class _Run:
     """One teach run: prompts, requests, and the output file."""
 
     def __init__(self, config: TeachConfig, completer: Completer, task, samples: list[dict], path: Path,
-                 on_progress: Callable[[Stats], None] | None) -> None:
+                 on_progress: Callable[[Stats], None] | None, name: str) -> None:
         self.config, self.completer, self.task, self.samples, self.path = config, completer, task, samples, path
+        self.name = name  # the teacher's name in the output (`base_model`)
         self.on_progress = on_progress or (lambda stats: None)
         self.rows: dict[int, list[dict]] = {}
         self.failed: dict[int, str] = {}
@@ -171,7 +190,7 @@ class _Run:
         for name in ("requests", "prompt_tokens", "completion_tokens", "dollars"):
             total[name] = round(total[name] + getattr(stats.replayed, name), 6)
         metadata = {
-            "dataset_key": self.task.key, "base_model": self.completer.backend.model_name, "finetune_key": None,
+            "dataset_key": self.task.key, "base_model": self.name, "finetune_key": None,
             "train_key": None, "prediction_template": c.prompt, "completion_key": c.completion_key,
             "teacher": c.teacher, "base_url": c.base_url, "chat": c.chat, "temperature": c.temperature,
             "top_p": c.top_p, "samples": c.samples, "max_tokens": c.max_tokens,
@@ -206,6 +225,16 @@ class _Run:
         return self.dataset(complete=True)
 
 
+def teacher_label(model_name: str) -> str:
+    """A teacher's name in output folders: a model file or path (llama.cpp reports `/x/y/m.Q4_1.gguf`) by its stem."""
+    is_path = model_name.startswith(("/", "~", ".")) or re.match(r"[A-Za-z]:[\\/]", model_name)
+    if not (is_path or model_name.lower().endswith(MODEL_FILE_SUFFIXES)):
+        return model_name
+    base = re.split(r"[\\/]", model_name.rstrip("/\\"))[-1]
+    suffix = next((s for s in MODEL_FILE_SUFFIXES if base.lower().endswith(s)), "")
+    return base[: len(base) - len(suffix)] or model_name
+
+
 def output_path(config: TeachConfig, model_name: str, task_key: str) -> Path:
     """Where the CompletionDataset goes: `completion_data/B_<model>__C_<key>/D_<task>.json` under out."""
     return completion_path(config.out, model_name, config.completion_key, task_key)
@@ -227,6 +256,7 @@ async def teach_async(config: TeachConfig, on_progress: Callable[[Stats], None] 
     from fcot.tasks import get_task
 
     config.validate()
+    check_writable(config.out)
     task = get_task(config.task)
     samples = load_questions(config, task)
     stats = stats or Stats()
@@ -237,19 +267,22 @@ async def teach_async(config: TeachConfig, on_progress: Callable[[Stats], None] 
         tokens_per_minute=config.tokens_per_minute, max_retries=config.max_retries, timeout=config.timeout,
         backoff=config.backoff,
     )
-    backend = make_backend(config.teacher, task.key, endpoint, stats, config.data_dir)
     cache = CompletionCache(config.cache or cache_dir() / "teacher-cache.sqlite3")
-    price = price_for(backend.model_name, load_prices(config.prices), batch=config.batch)
-    completer = Completer(backend, cache, price, stats)
-    path = output_path(config, backend.model_name, task.key)
-    run = _Run(config, completer, task, samples, path, on_progress)
-    started = time.monotonic()
     try:
-        if isinstance(backend, OpenAIBackend):
-            await backend.check()
-        result = await run.run()
+        backend = make_backend(config.teacher, task.key, endpoint, stats, config.data_dir)
+        try:
+            name = config.teacher_name or teacher_label(backend.model_name)
+            path = output_path(config, name, task.key)
+            check_writable(path.parent)
+            price = price_for(backend.model_name, load_prices(config.prices), batch=config.batch)
+            run = _Run(config, Completer(backend, cache, price, stats), task, samples, path, on_progress, name)
+            started = time.monotonic()
+            if isinstance(backend, OpenAIBackend):
+                await backend.check()
+            result = await run.run()
+        finally:
+            await backend.aclose()
     finally:
-        await backend.aclose()
         cache.close()
     log.info("teach %s: %d samples in %.1fs", task.key, len(samples), time.monotonic() - started)
     if run.failed:
