@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import AnswerTypeOption, Optional, err_console
+from fcot.cli.common import AnswerTypeOption, Optional, ThreadsOption, err_console, quiet_libraries, set_threads
 from fcot.errors import ConfigError, TaskNotFound
 
 
@@ -28,12 +28,14 @@ def serve(
     task: Optional[str] = typer.Option(None, "--task", help="The run's task when fcot does not know its key: "
                                        "the task file (with --answer-type)."),
     answer_type: Optional[str] = AnswerTypeOption,
+    threads: Optional[int] = ThreadsOption,
 ) -> None:
     """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions.
 
     Given a trained run, chat questions are asked in the run's trained format and answered with rationale and
     answer; /v1/completions takes any prompt.
     """
+    quiet_libraries()
     import uvicorn
 
     from fcot.cli.eval import run_info
@@ -41,6 +43,7 @@ def serve(
 
     sock = _listen(host, port)
     student_task = _student_task(model, run_info(Path(model).expanduser()), task, answer_type)
+    set_threads(threads)
     generator = load_generator(model, device=device)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key)
     about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
@@ -58,7 +61,7 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except (socket.gaierror, UnicodeError) as exc:
-        raise ConfigError(f"--host {host!r}: not an IP address or known host name ({exc}); "
+        raise ConfigError(f"--host {host!r}: not an IP address or known host name ({exc.strerror or exc}); "
                           "use e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)") from exc
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
