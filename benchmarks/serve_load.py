@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import common  # benchmarks/common.py, beside this script
 
+from fcot.formats import write_json
 from fcot.student.model import DEFAULT_STUDENT
 from fcot.tasks import get_task
 
@@ -55,23 +57,25 @@ class Server:
 
     def _sample(self) -> None:
         status = Path(f"/proc/{self.proc.pid}/status")
-        while not self.stopped.is_set():
-            rss = next((int(line.split()[1]) for line in status.read_text().splitlines()
-                        if line.startswith("VmRSS:")), 0)
-            self.samples.append((time.monotonic(), rss / 1024))
-            time.sleep(0.2)
+        while not self.stopped.wait(0.2):
+            try:
+                lines = status.read_text().splitlines()
+            except OSError:  # the server has exited
+                return
+            rss_kb = next((int(line.split()[1]) for line in lines if line.startswith("VmRSS:")), 0)
+            self.samples.append((time.monotonic(), rss_kb / 1024))
 
     def peak_rss_mb(self, start: float, end: float) -> float:
         return round(max((mb for t, mb in self.samples if start <= t <= end), default=0.0), 1)
 
     def __exit__(self, *exc) -> None:
         self.stopped.set()
-        self.proc.terminate()
+        self.proc.kill()  # at once: requests the clients dropped may still be generating
         self.proc.wait(timeout=60)
 
 
 async def load(url: str, model: str, questions: list[str], clients: int, seconds: float, max_tokens: int) -> dict:
-    """Run the clients for `seconds`; latencies of the answers, errors by kind, and requests left unfinished."""
+    """Run the clients for `seconds`: latencies of the answers, errors by kind, unfinished requests, the window."""
     import httpx
     import openai
 
@@ -99,23 +103,24 @@ async def load(url: str, model: str, questions: list[str], clients: int, seconds
 
     await ask(questions[0])  # warm-up: first-call costs stay out of the measurement
     latencies.clear()
-    sent = 0
+    sent, started = 0, time.monotonic()
     tasks = [asyncio.create_task(user(i)) for i in range(clients)]
     await asyncio.sleep(seconds)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    ended = time.monotonic()
     await client.close()
-    return {"latencies": latencies, "errors": errors, "unfinished": sent - len(latencies) - sum(errors.values())}
+    return {"latencies": latencies, "errors": errors, "unfinished": sent - len(latencies) - sum(errors.values()),
+            "window": (started, ended)}
 
 
 def measure(args: argparse.Namespace, max_batch: int, questions: list[str], tmp: Path) -> dict:
     server = Server(args.model, max_batch, args.threads, tmp / f"serve-{max_batch}.log")
     with server as url:
         name = re.search(r"serving (\S+)", server.log.read_text()).group(1)
-        started = time.monotonic()
         result = asyncio.run(load(url, name, questions, args.clients, args.seconds, args.max_tokens))
-        ended = time.monotonic()
+    started, ended = result["window"]
     lat = sorted(result["latencies"])
     return {
         "max_batch": max_batch,
@@ -126,7 +131,7 @@ def measure(args: argparse.Namespace, max_batch: int, questions: list[str], tmp:
         "unfinished_at_end": result["unfinished"],
         "latency_p50_s": round(statistics.median(lat), 3) if lat else None,
         "latency_p95_s": round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 3) if lat else None,
-        "peak_rss_mb_first_10s": server.peak_rss_mb(started - 1, started + RSS_WINDOW_S),
+        "peak_rss_mb_first_10s": server.peak_rss_mb(started, started + RSS_WINDOW_S),
         "peak_rss_mb_last_10s": server.peak_rss_mb(ended - RSS_WINDOW_S, ended),
     }
 
@@ -158,11 +163,12 @@ def main() -> None:
         "speedup_answers_per_s": round(batched["answers_per_s"] / single["answers_per_s"], 2)
         if single["answers_per_s"] else None,
         "targets": {"speedup_answers_per_s": 3, "errors": 0},
-        "hardware": {**common.hardware(), "load_average_at_start": [round(x, 2) for x in load_before]},
+        "hardware": {**common.hardware(), "load_average_at_start": [round(x, 2) for x in load_before]},  # at the end
+        # too: other work on the CPUs slows both configurations, the unbatched one less (it needs fewer cores)
+        "versions": {p: importlib.metadata.version(p) for p in ("openai", "fastapi", "starlette", "uvicorn")},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, result, indent=2)
     print(json.dumps(result, indent=2))
 
 

@@ -200,10 +200,10 @@ class Batcher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                params = self._pending[0][1]
-                group = [p for p in self._pending if p[1] == params][: self.max_batch]
-                self._pending = [p for p in self._pending if p not in group]
+            while live := [p for p in self._pending if not p[2].done()]:  # requests not given up on
+                params = live[0][1]
+                group = [p for p in live if p[1] == params][: self.max_batch]
+                self._pending = [p for p in live if p not in group]
                 self.largest_batch = max(self.largest_batch, len(group))
                 try:
                     outs = await asyncio.to_thread(self.generator.generate, [p[0] for p in group], params)
