@@ -163,8 +163,7 @@ def main() -> None:
         "speedup_answers_per_s": round(batched["answers_per_s"] / single["answers_per_s"], 2)
         if single["answers_per_s"] else None,
         "targets": {"speedup_answers_per_s": 3, "errors": 0},
-        "hardware": {**common.hardware(), "load_average_at_start": [round(x, 2) for x in load_before]},  # at the end
-        # too: other work on the CPUs slows both configurations, the unbatched one less (it needs fewer cores)
+        "hardware": {**common.hardware(), "load_average_at_start": [round(x, 2) for x in load_before]},
         "versions": {p: importlib.metadata.version(p) for p in ("openai", "fastapi", "starlette", "uvicorn")},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
