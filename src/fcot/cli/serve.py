@@ -35,13 +35,13 @@ def serve(
     Given a trained run, chat questions are asked in the run's trained format and answered with rationale and
     answer; /v1/completions takes any prompt.
     """
+    sock = _listen(host, port)
     quiet_libraries()
     import uvicorn
 
     from fcot.cli.eval import run_info
     from fcot.serve import create_app, load_generator
 
-    sock = _listen(host, port)
     student_task = _student_task(model, run_info(Path(model).expanduser()), task, answer_type)
     set_threads(threads)
     generator = load_generator(model, device=device)
