@@ -1,6 +1,6 @@
 """Server load: N concurrent chat clients for T seconds against `fcot serve`, batching vs `--max-batch 1`.
 
-    python benchmarks/serve_load.py [--model smollm2-135m-instruct] [--clients 32] [--seconds 60] [--max-tokens 24]
+    python benchmarks/serve_load.py [--model smollm2-135m-instruct|tiny|RUN_DIR] [--clients 32] [--seconds 60]
 
 Each configuration starts a fresh `fcot serve MODEL` process (the real CLI, `--threads` torch threads), warms it
 up with one request, then runs the clients (official `openai` async client, greedy chat requests with the task's
@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 import common  # benchmarks/common.py, beside this script
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))  # the tests' tiny model
+from tiny_lm import CHAT_TEMPLATE, build_tiny_model  # noqa: E402
 
 from fcot.formats import write_json
 from fcot.student.model import DEFAULT_STUDENT
@@ -103,6 +106,7 @@ async def load(url: str, model: str, questions: list[str], clients: int, seconds
 
     await ask(questions[0])  # warm-up: first-call costs stay out of the measurement
     latencies.clear()
+    errors.clear()
     sent, started = 0, time.monotonic()
     tasks = [asyncio.create_task(user(i)) for i in range(clients)]
     await asyncio.sleep(seconds)
@@ -138,7 +142,8 @@ def measure(args: argparse.Namespace, max_batch: int, questions: list[str], tmp:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_STUDENT, help="run folder, model folder or the default student")
+    parser.add_argument("--model", default=DEFAULT_STUDENT, help="run folder, model folder, the default student, or "
+                        "'tiny' (a random-init 2-layer Llama: the server's own costs, not the model's)")
     parser.add_argument("--task", default="coin_flip", help="whose test questions the clients ask")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
@@ -150,14 +155,16 @@ def main() -> None:
 
     task = get_task(args.task)
     questions = [s["question"] for s in task.load_dataset().select(task.load_split()["test"])]
-    load_before = os.getloadavg()
+    load_before, model_name = os.getloadavg(), args.model
     with tempfile.TemporaryDirectory() as tmp:
+        if args.model == "tiny":
+            args.model = str(build_tiny_model(Path(tmp) / "tiny", chat_template=CHAT_TEMPLATE))
         batched = measure(args, args.max_batch, questions, Path(tmp))
         single = measure(args, 1, questions, Path(tmp))
     result = {
         "benchmark": "serve_load",
         "command": "python benchmarks/serve_load.py " + shlex.join(sys.argv[1:]),
-        "model": args.model, "task": args.task, "clients": args.clients, "seconds": args.seconds,
+        "model": model_name, "task": args.task, "clients": args.clients, "seconds": args.seconds,
         "max_tokens": args.max_tokens, "server_threads": args.threads,
         "batched": batched, "batch_1": single,
         "speedup_answers_per_s": round(batched["answers_per_s"] / single["answers_per_s"], 2)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_lm import ANSWERED, build_tiny_model, teach_to_answer, train_run
+from tiny_lm import ANSWERED, CHAT_TEMPLATE, build_tiny_model, teach_to_answer, train_run
 
 API_KEY = "sk-fcot-test"
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # tiny models on shared CPUs: extra torch threads only wait
@@ -99,8 +99,7 @@ def served_app(tmp_path_factory):
     """(`/v1` URL, app) of create_app() for a tiny model with a chat template, run by uvicorn in a thread."""
     from fcot.serve import create_app, load_generator
 
-    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}<assistant>"
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=template)
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=CHAT_TEMPLATE)
     app = create_app(load_generator(path, device="cpu"), model_name="tiny", max_batch=4)
     with serve_in_thread(app) as url:
         yield url, app

@@ -10,6 +10,8 @@ CORPUS = [
     "There were 12 birds on a tree and 4 flew away, so 12 - 4 = 8 birds are left.",
 ]
 
+CHAT_TEMPLATE = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}<assistant>"  # a minimal one
+
 
 def build_tiny_model(path: Path, chat_template: str | None = None, corpus: tuple[str, ...] = ()) -> Path:
     """Save a 2-layer, 64-wide Llama with a byte-level BPE tokenizer (trained on CORPUS + corpus) to path."""
