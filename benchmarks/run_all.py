@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["teacher_concurrency", "train_throughput", "student_train", "generate_throughput"]
+BENCHMARKS = ["teacher_concurrency", "train_throughput", "student_train", "generate_throughput", "serve_load"]
 
 
 def main(names: list[str]) -> int:

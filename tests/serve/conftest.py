@@ -1,40 +1,51 @@
-"""Fixtures for the serve tests: tiny causal LMs built offline, and the app served in a thread."""
+"""Fixtures for the serve tests: tiny causal LMs built offline, a trained run folder, and apps served in a thread."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 import pytest
-from tiny_lm import ANSWERED, build_tiny_model, teach_to_answer
+from tiny_lm import ANSWERED, CHAT_TEMPLATE, build_tiny_model, teach_to_answer, train_run
+
+API_KEY = "sk-fcot-test"
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # tiny models on shared CPUs: extra torch threads only wait
+
+
+def multiarith_train(shared_data: Path, count: int) -> list[dict]:
+    """The first count samples of multiarith's train split."""
+    dataset = json.loads((shared_data / "dataset" / "multiarith.json").read_text(encoding="utf-8"))["data"]
+    train = json.loads((shared_data / "split" / "multiarith__default.json").read_text(encoding="utf-8"))["train"]
+    by_index = {s["sample_index"]: s for s in dataset}
+    return [by_index[i] for i in train[:count]]
 
 
 @pytest.fixture(scope="session")
 def answering_model_dir(tmp_path_factory, shared_data) -> Path:
     """A tiny causal LM (context 512) that answers the first ANSWERED multiarith train questions correctly."""
-    import json
-
-    dataset = json.loads((shared_data / "dataset" / "multiarith.json").read_text(encoding="utf-8"))["data"]
-    train = json.loads((shared_data / "split" / "multiarith__default.json").read_text(encoding="utf-8"))["train"]
-    by_index = {s["sample_index"]: s for s in dataset}
-    samples = [by_index[i] for i in train[:ANSWERED]]
+    samples = multiarith_train(shared_data, ANSWERED)
     path = build_tiny_model(tmp_path_factory.mktemp("tiny-lm"), corpus=tuple(s["question"] for s in samples))
     return teach_to_answer(path, samples, "Therefore, the answer (arabic numerals) is")
 
 
 @pytest.fixture(scope="session")
-def served_app(tmp_path_factory):
-    """(`/v1` URL, app) of create_app() for a tiny model with a chat template, run by uvicorn in a thread."""
+def run_dir(tmp_path_factory, shared_data) -> Path:
+    """An `fcot train` run folder (multiarith, ft_cot_token, stop END) whose tiny model learnt ANSWERED questions."""
+    samples = multiarith_train(shared_data, ANSWERED)
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny-run"), corpus=tuple(s["question"] for s in samples))
+    return train_run(path, "multiarith", samples)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """Run app with uvicorn on 127.0.0.1 (a free port) in a thread; yields its /v1 URL."""
     import socket
     import threading
     import time
 
     import uvicorn
 
-    from fcot.serve import create_app, load_generator
-
-    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}<assistant>"
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=template)
-    app = create_app(load_generator(path, device="cpu"), model_name="tiny", max_batch=4)
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
@@ -43,6 +54,64 @@ def served_app(tmp_path_factory):
     thread.start()
     while not server.started:
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1", app
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_in_subprocess(args: list[str], log: Path, env: dict[str, str]):
+    """Run `fcot serve ARGS --port 0` until the block ends; yields its /v1 URL once it answers."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "fcot", "serve", *args, "--port", "0"], stdout=sink,
+                                stderr=sink, env={**os.environ, **env})
+    try:
+        deadline = time.time() + 120
+        while not (found := re.search(r"at (http://\S+/v1)", log.read_text())):
+            assert proc.poll() is None and time.time() < deadline, log.read_text()
+            time.sleep(0.1)
+        url = found.group(1)
+        while True:
+            try:
+                httpx.get(f"{url}/models")
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.time() < deadline, log.read_text()
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def served_app(tmp_path_factory):
+    """(`/v1` URL, app) of create_app() for a tiny model with a chat template, run by uvicorn in a thread."""
+    from fcot.serve import create_app, load_generator
+
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=CHAT_TEMPLATE)
+    app = create_app(load_generator(path, device="cpu"), model_name="tiny", max_batch=4)
+    with serve_in_thread(app) as url:
+        yield url, app
+
+
+@pytest.fixture(scope="session")
+def served_run(run_dir):
+    """(`/v1` URL, app) of the trained run served task-aware, with API_KEY required."""
+    from fcot.serve import StudentTask, create_app, load_generator
+    from fcot.tasks import get_task
+
+    task = StudentTask(get_task("multiarith"), "ft_cot_token", "END")
+    app = create_app(load_generator(run_dir, device="cpu"), model_name="run", task=task, api_key=API_KEY)
+    with serve_in_thread(app) as url:
+        yield url, app

@@ -6,45 +6,19 @@ Runs once per precision: served and local generation pick the same one, and agre
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
+from conftest import ONE_THREAD, serve_in_subprocess
 from tiny_lm import ANSWERED
-
-ONE_THREAD = {"OMP_NUM_THREADS": "1"}  # tiny models on shared CPUs: extra torch threads only wait
 
 
 @pytest.fixture(scope="module")
 def fcot_serve(answering_model_dir, tmp_path_factory, forced_precision):
     """Start `fcot serve` on a free port for this module's tests; yields its /v1 URL."""
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "fcot", "serve", str(answering_model_dir), "--port", "0",
-                                 "--name", "tiny", "--device", "cpu"], stdout=sink, stderr=sink,
-                                env={**os.environ, **ONE_THREAD})
-    try:
-        deadline = time.time() + 120
-        while not (found := re.search(r"at (http://\S+/v1)", log.read_text())):
-            assert proc.poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.1)
+    with serve_in_subprocess([str(answering_model_dir), "--name", "tiny", "--device", "cpu"], log, ONE_THREAD) as url:
         assert f"precision: {forced_precision} (FCOT_PRECISION={forced_precision})" in log.read_text()
-        url = found.group(1)
-        while True:
-            try:
-                if httpx.get(f"{url}/models").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.time() < deadline, log.read_text()
-                time.sleep(0.1)
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def completions(out, model: str) -> dict:

@@ -1,42 +1,101 @@
-"""`fcot serve MODEL_DIR`: expose a local causal LM as an OpenAI-compatible endpoint."""
+"""`fcot serve RUN_DIR`: expose a student (or any local causal LM) as an OpenAI-compatible endpoint."""
 
 from __future__ import annotations
 
+import errno
 import socket
+from pathlib import Path
+from typing import Any
 
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import Optional, PrecisionOption, err_console
-from fcot.errors import ConfigError
+from fcot.cli.common import (AnswerTypeOption, Optional, PrecisionOption, ThreadsOption, err_console, quiet_libraries,
+                             set_threads)
+from fcot.errors import ConfigError, TaskNotFound
 
 
 @app.command()
 def serve(
-    model: str = typer.Argument(..., help="Model folder, .gguf file, or the default student alias."),
+    model: str = typer.Argument(..., help="`fcot train` run folder, model folder, .gguf file, or the default "
+                                "student alias."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port (0: any free port, printed at start)."),
+    port: int = typer.Option(8000, help="Port, 0 to 65535 (0: any free port, printed at start)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model id clients use (default: the folder name)."),
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Requests generated together in one batch."),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)."),
     precision: Optional[str] = PrecisionOption,
+    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="FCOT_API_KEY", show_default=False,
+                                          help="Require 'Authorization: Bearer KEY' on every request."),
+    task: Optional[str] = typer.Option(None, "--task", help="The run's task when fcot does not know its key: "
+                                       "the task file (with --answer-type)."),
+    answer_type: Optional[str] = AnswerTypeOption,
+    threads: Optional[int] = ThreadsOption,
 ) -> None:
-    """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions."""
+    """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions.
+
+    Given a trained run, chat questions are asked in the run's trained format and answered with rationale and
+    answer; /v1/completions takes any prompt.
+    """
+    sock = _listen(host, port)
+    quiet_libraries()
     import uvicorn
 
+    from fcot.cli.eval import run_info
     from fcot.serve import create_app, load_generator
 
+    student_task = _student_task(model, run_info(Path(model).expanduser()), task, answer_type)
+    set_threads(threads)
     generator = load_generator(model, device=device, precision=precision or "auto")
     err_console.print(str(generator.precision), highlight=False)
-    api = create_app(generator, model_name=name, max_batch=max_batch)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key)
+    about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
+    address = f"[{host}]" if ":" in host else host
+    err_console.print(f"serving {name or generator.name}{about} at http://{address}:{sock.getsockname()[1]}/v1"
+                      + ("; API key required" if api_key else ""), highlight=False, soft_wrap=True)
+    server = uvicorn.Server(uvicorn.Config(api, log_level="warning"))
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port, or a ConfigError naming whichever of the two is wrong."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port}: out of range; use 0 to 65535 (0: any free port)")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"--host {host!r}: not an IP address or known host name ({exc.strerror or exc}); "
+                          "use e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)") from exc
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by connections: no 40 ms ACK stalls
     try:
-        sock.bind((host, port))
+        sock.bind(address)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
-    bound = sock.getsockname()[1]
-    err_console.print(f"serving {name or generator.name} at http://{host}:{bound}/v1", highlight=False, soft_wrap=True)
-    server = uvicorn.Server(uvicorn.Config(api, log_level="warning"))
-    server.run(sockets=[sock])
+        sock.close()
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise ConfigError(f"cannot listen on port {port} of {host} ({exc.strerror}); pick another --port") from exc
+        raise ConfigError(f"--host {host}: cannot listen there ({exc.strerror}); use an address of this machine, "
+                          "e.g. 127.0.0.1 or 0.0.0.0") from exc
+    return sock
+
+
+def _student_task(model: str, info: dict[str, Any], task: str | None, answer_type: str | None) -> Any:
+    """The StudentTask of a trained run (None for other models), with --task standing in for an unknown task."""
+    from fcot.serve import StudentTask
+    from fcot.tasks import resolve_task
+
+    key = task or info.get("task")
+    if not key or not info.get("template"):
+        if task:
+            raise ConfigError(f"--task needs a trained run: {model} has no fcot.yaml naming its template; "
+                              "drop --task")
+        return None
+    try:
+        found = resolve_task(key, answer_type)
+    except TaskNotFound as exc:
+        if task:
+            raise
+        raise ConfigError(f"{model}: trained on task {key!r}, which is not a built-in task; pass its file with "
+                          "--task FILE --answer-type TYPE") from exc
+    return StudentTask(found, info["template"], info.get("stop_phrase"))

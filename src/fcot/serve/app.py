@@ -1,143 +1,190 @@
 """An OpenAI-compatible FastAPI app for a local causal LM: `/v1/models`, `/v1/completions`, `/v1/chat/completions`.
 
-Errors come back as OpenAI-shaped JSON (`{"error": {"message", "type", "param", "code"}}`) with a 4xx status.
+Every error is OpenAI-shaped JSON (`{"error": {"message", "type", "param", "code"}}`), a 4xx for anything the
+client can fix, and leaves the connection usable. `stream: true` answers with server-sent events. Serving a
+trained run (`task`), a chat's last user message is a question: it is put in the trained prompt format and
+each choice carries an `fcot` field with the extracted answer (see `StudentTask`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
-import uuid
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fcot.serve.generate import Batcher, ContextTooLong, GenParams, Generator
+from fcot.errors import ModelError
+from fcot.serve.generate import Batcher, ContextTooLong, GenOutput, GenParams, Generator
+from fcot.serve.protocol import (APIError, ChatMessage, ChatRequest, CompletionRequest, envelope, new_id, usage)
+from fcot.serve.stream import chat_events, completion_events, guarded
+from fcot.serve.student_task import StudentTask
 
-
-class CompletionRequest(BaseModel):
-    model: str | None = None
-    prompt: str | list[str]
-    max_tokens: int = Field(16, ge=1)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=128)
-    stop: str | list[str] | None = None
-
-
-class ChatMessage(BaseModel):
-    role: str
-    content: str
+MAX_BODY_BYTES = 8 * 2**20  # far above any prompt list that fits a small model's context
+CHAT_MAX_TOKENS = 16  # a chat request without max_tokens, on a model without a task
+UNION_TAGS = ("str", "int", "float", "bool", "list", "dict")  # how pydantic names union members in error paths
 
 
-class ChatRequest(BaseModel):
-    model: str | None = None
-    messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(1.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=128)
-    stop: str | list[str] | None = None
+class RequestGate:
+    """Answers 401 without `Authorization: Bearer <api_key>` (when a key is set) and 413 for oversized bodies."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None) -> None:
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            error = self._refuse(headers)
+            if error is not None:
+                await error.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refuse(self, headers: dict[str, str]) -> APIError | None:
+        if self.api_key is not None:
+            scheme, _, given = headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.api_key.encode()):
+                problem = "Incorrect API key provided" if given else "You didn't provide an API key"
+                return APIError(401, f"{problem}; send the server's key as 'Authorization: Bearer KEY'",
+                                "invalid_api_key")
+        size = headers.get("content-length", "0")
+        if size.isdigit() and int(size) > MAX_BODY_BYTES:
+            return APIError(413, f"request body of {size} bytes is over the limit of {MAX_BODY_BYTES}",
+                            "request_too_large")
+        return None
 
 
-class APIError(Exception):
-    """An error the client should see, with its HTTP status and OpenAI error code."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.param = status, message, code, param
-
-
-def _error(status: int, message: str, code: str | None = None, param: str | None = None) -> JSONResponse:
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
-
-
-def _stops(stop: str | list[str] | None) -> tuple[str, ...]:
-    if stop is None:
-        return ()
-    return (stop,) if isinstance(stop, str) else tuple(stop)
-
-
-def chat_prompt(tokenizer: Any, messages: list[ChatMessage]) -> str:
+def chat_prompt(tokenizer, messages: list[ChatMessage]) -> str:
     """The model input for chat messages: the tokenizer's chat template, else the contents joined by newlines."""
-    rows = [m.model_dump() for m in messages]
+    rows = [{"role": m.role, "content": m.text()} for m in messages]
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template(rows, tokenize=False, add_generation_prompt=True)
-    return "\n".join(m.content for m in messages)
+    return "\n".join(row["content"] for row in rows)
 
 
-def create_app(generator: Generator, model_name: str | None = None, max_batch: int = 8) -> FastAPI:
-    """The server app for one model; requests naming another model get a 404."""
+def _validation_error(exc: RequestValidationError) -> APIError:
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return APIError(400, f"the body is not valid JSON ({first.get('ctx', {}).get('error', 'decode error')})",
+                        "invalid_json")
+    path = [p for p in first.get("loc", ())[1:] if isinstance(p, int) or not (p in UNION_TAGS or "[" in p or "-" in p)]
+    if not path:
+        return APIError(400, "the body must be a JSON object (Content-Type: application/json)", "invalid_request")
+    param = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    message = str(first.get("msg", "bad value")).removeprefix("Value error, ")
+    return APIError(400, f"{param}: {message}", "invalid_request", param)
+
+
+def _http_error(request: Request, exc: HTTPException) -> APIError:
+    route = f"{request.method} {request.url.path}"
+    if exc.status_code == 404:
+        return APIError(404, f"no route {route}; this server has /v1/models, /v1/completions and "
+                        "/v1/chat/completions", "unknown_url")
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "another method")
+        return APIError(405, f"{route} is not supported; use {allowed}", "method_not_allowed")
+    return APIError(exc.status_code, str(exc.detail))
+
+
+def create_app(generator: Generator, model_name: str | None = None, max_batch: int = 8,
+               task: StudentTask | None = None, api_key: str | None = None) -> FastAPI:
+    """The server app for one model; requests naming another model get a 404, those without api_key a 401."""
     name = model_name or generator.name
     batcher = Batcher(generator, max_batch=max_batch)
     app = FastAPI(title=f"fcot serve: {name}")
+    app.add_middleware(RequestGate, api_key=api_key)
     app.state.batcher = batcher
     created = int(time.time())
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.code, exc.param)
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return _error(400, f"invalid request: {param}: {first.get('msg', 'bad value')}", "invalid_request", param)
+        return _validation_error(exc).response()
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return _http_error(request, exc).response()
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
-        return _error(500, f"generation failed: {type(exc).__name__}: {exc}", "server_error")
+        return APIError(500, f"server error: {type(exc).__name__}: {exc}", "server_error").response()
 
-    def check_model(requested: str | None) -> None:
+    def check(requested: str | None, prompts: list[str], params: GenParams) -> int:
+        """The prompts' token count, after checking the model name and that each prompt fits."""
         if requested not in (None, name):
             raise APIError(404, f"The model '{requested}' does not exist; this server serves '{name}'",
                            "model_not_found", "model")
+        try:
+            return sum(generator.check_length(p, params.max_tokens) for p in prompts)
+        except ModelError as exc:
+            code = "context_length_exceeded" if isinstance(exc, ContextTooLong) else "invalid_prompt"
+            raise APIError(400, str(exc), code) from exc
 
-    async def run(prompts: list[str], params: GenParams):
+    async def run(prompts: list[str], params: GenParams) -> list[GenOutput]:
         try:
             return await asyncio.gather(*(batcher.submit(p, params) for p in prompts))
-        except ContextTooLong as exc:
-            raise APIError(400, str(exc), "context_length_exceeded", "messages") from exc
+        except Exception as exc:  # a 4xx/5xx answer, never a dropped connection
+            raise APIError(500, f"generation failed: {type(exc).__name__}: {exc}", "server_error") from exc
+
+    def streamed(events) -> StreamingResponse:
+        return StreamingResponse(guarded(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    def chat_input(req: ChatRequest) -> tuple[str, GenParams]:
+        """The model input and sampling for a chat request: the trained format of its question, given a task."""
+        max_tokens = req.max_completion_tokens or req.max_tokens or (task.max_tokens if task else CHAT_MAX_TOKENS)
+        if task is None:
+            return chat_prompt(generator.tokenizer, req.messages), GenParams(
+                max_tokens, req.temperature, req.top_p, req.n, req.stops())
+        question = req.messages[-1]
+        if question.role != "user" or not question.text().strip():
+            raise APIError(400, f"the last message must be a user's question: this server answers {task.task.key} "
+                           "questions the way its student was trained", "invalid_request", "messages")
+        params = GenParams(max_tokens, req.temperature, req.top_p, req.n, task.stop + req.stops())
+        return task.prompt(question.text().strip()), params
+
+    def chat_choice(index: int, text: str, reason: str) -> dict:
+        if task is None:
+            return {"index": index, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
+        reply = task.reply(text)
+        return {"index": index, "message": {"role": "assistant", "content": reply.content}, "finish_reason": reason,
+                "fcot": reply.fcot}
 
     @app.get("/v1/models")
     async def models() -> dict:
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "fcot"}]}
+        card = {"id": name, "object": "model", "created": created, "owned_by": "fcot"}
+        return {"object": "list", "data": [card if task is None else {**card, "fcot": task.describe()}]}
 
     @app.post("/v1/completions")
-    async def completions(req: CompletionRequest) -> dict:
-        check_model(req.model)
-        prompts = [req.prompt] if isinstance(req.prompt, str) else req.prompt
-        params = GenParams(req.max_tokens, req.temperature, req.top_p, req.n, _stops(req.stop))
+    async def completions(req: CompletionRequest):
+        params = GenParams(req.max_tokens, req.temperature, req.top_p, req.n, req.stops())
+        prompts = req.prompts()
+        prompt_tokens = check(req.model, prompts, params)
+        if req.stream:
+            return streamed(completion_events(generator, name, prompts, prompt_tokens, params, req.include_usage()))
         outs = await run(prompts, params)
         choices = [{"index": i * req.n + j, "text": text, "logprobs": None, "finish_reason": reason}
                    for i, out in enumerate(outs) for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
-        return _envelope("text_completion", "cmpl", name, choices, outs)
+        return envelope("text_completion", new_id("cmpl"), name, choices, _usage(outs))
 
     @app.post("/v1/chat/completions")
-    async def chat(req: ChatRequest) -> dict:
-        check_model(req.model)
-        max_tokens = req.max_completion_tokens or req.max_tokens or 16
-        params = GenParams(max_tokens, req.temperature, req.top_p, req.n, _stops(req.stop))
-        (out,) = await run([chat_prompt(generator.tokenizer, req.messages)], params)
-        choices = [{"index": j, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
-                   for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
-        return _envelope("chat.completion", "chatcmpl", name, choices, [out])
+    async def chat(req: ChatRequest):
+        prompt, params = chat_input(req)
+        prompt_tokens = check(req.model, [prompt], params)
+        if req.stream:
+            return streamed(chat_events(generator, name, prompt, prompt_tokens, params, req.include_usage(), task))
+        (out,) = await run([prompt], params)
+        choices = [chat_choice(j, text, reason) for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
+        return envelope("chat.completion", new_id("chatcmpl"), name, choices, _usage([out]))
 
     return app
 
 
-def _envelope(kind: str, prefix: str, model: str, choices: list[dict], outs: list) -> dict:
-    prompt_tokens = sum(o.prompt_tokens for o in outs)
-    completion_tokens = sum(o.completion_tokens for o in outs)
-    return {
-        "id": f"{prefix}-{uuid.uuid4().hex[:24]}", "object": kind, "created": int(time.time()), "model": model,
-        "choices": choices,
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    }
+def _usage(outs: list[GenOutput]) -> dict:
+    return usage(sum(o.prompt_tokens for o in outs), sum(o.completion_tokens for o in outs))

@@ -2,22 +2,30 @@
 
 `Generator.generate` completes prompts (`n` each) with finish reasons and token counts; `Batcher` groups
 concurrent requests with the same sampling parameters into one `generate` call on a worker thread.
+`Generator.stream` completes one prompt token by token, for streamed responses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from fcot.errors import ModelError
 from fcot.student.generate import generate as generate_batch
+from fcot.student.generate import stop_token_ids, trim_at_stop
 
 
 class ContextTooLong(ModelError):
     """A prompt plus max_tokens does not fit in the model's context."""
+
+
+class EmptyPrompt(ModelError):
+    """A prompt with no tokens: there is nothing to continue."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,27 @@ class GenOutput:
     completion_tokens: int
 
 
+@dataclass(frozen=True)
+class StreamRow:
+    """One sequence of a streamed completion after a decoding step."""
+
+    text: str  # final text, or while generating the part no stop phrase can still cut
+    finish_reason: str | None  # None while generating
+    new_tokens: int
+
+
+def check_device(device: str) -> None:
+    """Raise ModelError unless torch can place tensors on device."""
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"device {device!r} is not usable here ({reason}); use cpu"
+                         + (" or cuda" if torch.cuda.is_available() else "")) from exc
+
+
 def load_generator(name_or_path: str | Path, device: str | None = None, precision: str = "auto") -> "Generator":
     """A Generator for a model folder, .gguf file or the default student alias (via fcot.student.model)."""
     import torch
@@ -48,6 +77,7 @@ def load_generator(name_or_path: str | Path, device: str | None = None, precisio
     from fcot.student.model import load_model
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    check_device(device)
     loaded = load_model(name_or_path, device=device)
     if loaded.model_type != "decoder":
         raise ModelError(f"{name_or_path}: an encoder-decoder model; serve and the local teacher need a causal LM")
@@ -68,10 +98,13 @@ class Generator:
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
         self.context_length = int(positions)
         self._lock = threading.Lock()
+        self.stream_steps = 0  # decoding steps `stream` has run, all streams together
 
     def check_length(self, prompt: str, max_tokens: int) -> int:
-        """The prompt's token count, or ContextTooLong when prompt + max_tokens exceeds the context."""
+        """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when prompt + max_tokens won't fit."""
         count = len(self.tokenizer(prompt)["input_ids"])
+        if count == 0:
+            raise EmptyPrompt("the prompt is empty; send some text to complete")
         if count + max_tokens > self.context_length:
             raise ContextTooLong(
                 f"This model's maximum context length is {self.context_length} tokens, however you requested "
@@ -94,6 +127,58 @@ class Generator:
             outputs.append(GenOutput([g.text for g in runs], [g.finish_reason for g in runs], count,
                                      sum(g.new_tokens for g in runs)))
         return outputs
+
+    def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
+        """Complete one prompt token by token, yielding its sequences (n when sampling, else one) after each step.
+
+        Each step takes the model lock on its own, so streams interleave with batches; stop iterating to stop.
+        """
+        import torch
+        from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
+
+        self.check_length(prompt, params.max_tokens)
+        sampling = params.temperature > 0
+        warp = LogitsProcessorList([TemperatureLogitsWarper(params.temperature), TopPLogitsWarper(params.top_p)]
+                                   ) if sampling else None
+        ends = stop_token_ids(self.model, self.tokenizer)
+        hold = max((len(s) for s in params.stop if s), default=1) - 1  # characters that may start a stop phrase
+        device = next(self.model.parameters()).device
+        ids = torch.tensor([self.tokenizer(prompt).input_ids] * (params.n if sampling else 1), device=device)
+        tokens: list[list[int]] = [[] for _ in range(len(ids))]
+        rows = [StreamRow("", None, 0)] * len(ids)
+        cache = {_cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
+        autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if self.precision.name == "bf16"
+                    else contextlib.nullcontext())  # the same matmul precision as batched generation
+        for step in range(params.max_tokens):
+            with self._lock, torch.inference_mode(), autocast:
+                out = self.model(input_ids=ids, use_cache=True, **cache)
+                logits = out.logits[:, -1, :].float()
+                ids = (torch.multinomial(torch.softmax(warp(ids, logits), dim=-1), 1) if sampling
+                       else logits.argmax(dim=-1, keepdim=True))
+            self.stream_steps += 1
+            for i, token in enumerate(ids[:, 0].tolist()):
+                if rows[i].finish_reason is None:
+                    rows[i] = self._advance(tokens[i], token, ends, params.stop, hold, step == params.max_tokens - 1)
+            yield list(rows)
+            if all(row.finish_reason for row in rows):
+                return
+
+    def _advance(self, tokens: list[int], token: int, ends: set[int], stop: tuple[str, ...], hold: int,
+                 last: bool) -> StreamRow:
+        """A sequence's state after its next token: stopped at EOS or a stop phrase, out of length, or growing."""
+        ended = token in ends
+        if not ended:
+            tokens.append(token)
+        text, hit = trim_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)
+        if ended or hit or last:
+            return StreamRow(text, "stop" if ended or hit else "length", len(tokens))
+        stable = text[:max(0, len(text) - hold)].rstrip("\ufffd")  # a trailing U+FFFD is an unfinished UTF-8 character
+        return StreamRow(stable, None, len(tokens))
+
+
+def _cache_argument(model: Any) -> str:
+    """The name of the KV-cache argument of model.forward (`cache` since transformers 5.x, else past_key_values)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 class Batcher:
@@ -122,10 +207,10 @@ class Batcher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                params = self._pending[0][1]
-                group = [p for p in self._pending if p[1] == params][: self.max_batch]
-                self._pending = [p for p in self._pending if p not in group]
+            while live := [p for p in self._pending if not p[2].done()]:  # requests not given up on
+                params = live[0][1]
+                group = [p for p in live if p[1] == params][: self.max_batch]
+                self._pending = [p for p in live if p not in group]
                 self.largest_batch = max(self.largest_batch, len(group))
                 try:
                     outs = await asyncio.to_thread(self.generator.generate, [p[0] for p in group], params)

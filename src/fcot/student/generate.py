@@ -58,6 +58,13 @@ def _stop_criteria(tokenizer: Any, stop: Sequence[str], prompt_len: int) -> Any:
     return StopOnPhrases()
 
 
+def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Token ids that end a completion: the tokenizer's EOS and pad, and the model's generation EOS."""
+    ids = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+    gen_eos = model.generation_config.eos_token_id
+    return ids | set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+
+
 def _generated_ids(row: list[int], stop_ids: set[int]) -> tuple[list[int], bool]:
     """The generated token ids up to the first EOS/pad, and whether one was found."""
     for i, token in enumerate(row):
@@ -91,9 +98,7 @@ def generate(
     stop = tuple(s for s in stop if s)
     encoded = [tokenizer(p).input_ids for p in prompts]  # special tokens as the tokenizer adds them in training
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
-    stop_ids = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
-    gen_eos = model.generation_config.eos_token_id
-    stop_ids |= set(gen_eos if isinstance(gen_eos, list) else [gen_eos] if gen_eos is not None else [])
+    stop_ids = stop_token_ids(model, tokenizer)
     sampling = {"temperature": temperature, "top_p": top_p} if temperature > 0 else {}
     results: list[Generation | None] = [None] * len(prompts)
     total_new, started = 0, time.perf_counter()
