@@ -34,16 +34,21 @@ def build_tiny_model(path: Path, chat_template: str | None = None, corpus: tuple
 
 def teach_to_answer(path: Path, samples: list[dict], trigger: str, steps: int = 200) -> Path:
     """Overfit the model at path to give a short rationale and the gold answer to each sample, in both steps."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path)
     texts = []
     for s in samples:
         step1 = f"Q: {s['question']}\nA: Let's think step by step."
         rationale = f" So it is {s['answer']}."
         texts += [step1 + rationale, f"{step1}{rationale} \n{trigger} {s['answer']}."]
+    return overfit(path, texts, steps)
+
+
+def overfit(path: Path, texts: list[str], steps: int = 200) -> Path:
+    """Train the model at path until it reproduces each text (followed by EOS) from its start, and save it."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path)
     batch = tokenizer([t + tokenizer.eos_token for t in texts], return_tensors="pt", padding=True)
     labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)

@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Verb modules, in pipeline order; each registers its commands on `app` when imported.
-VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "evaluate", "report", "run", "serve"]
+VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "evaluate", "report", "run", "serve", "export"]
 
 
 def _version(value: bool) -> None:

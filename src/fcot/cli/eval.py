@@ -1,4 +1,4 @@
-"""`fcot eval`: a student (model folder, run folder, .gguf file or alias) answers a task's test split, scored."""
+"""`fcot eval`: a student (model folder, run folder, .gguf file, fcot export or alias) answers a task's test split."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str,
 
 @app.command("eval")
 def eval_(
-    model: str = typer.Argument(..., help="Model folder, `fcot train` run, .gguf file or smollm2-135m-instruct."),
+    model: str = typer.Argument(..., help="Model folder, `fcot train` run, .gguf file, `fcot export` output (run "
+                                "by llama.cpp / onnxruntime, no torch) or smollm2-135m-instruct."),
     task: Optional[str] = typer.Option(None, "--task", help="Task key (default: the run's task)."),
     template: Optional[str] = typer.Option(
         None, "--template", help="zs, zs_cot, fs_cot, ft_token, ft_cot_token or ft_cot_natural (default: the run's "
@@ -81,7 +82,10 @@ def eval_(
     from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
-    info = run_info(Path(model).expanduser())
+    from fcot.export import export_info
+
+    exported = export_info(model)  # an fcot export (.gguf, ONNX folder) carries its run's info
+    info = exported or run_info(Path(model).expanduser())
     task_key = task or info.get("task")
     if not task_key:
         raise ConfigError("--task is missing; name the task to answer, e.g. --task multiarith")
@@ -89,28 +93,40 @@ def eval_(
     template = template or info.get("template") or "zs"
     check_template(template)
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, dtype, threads, out,
-              as_json, data_dir)
+              as_json, data_dir, edge=exported is not None)
+
+
+def _load(model: str, dtype: str, threads: int | None, edge: bool) -> tuple[Any, str | None]:
+    """(model, compute dtype): an export through its edge runtime (no torch), else a torch model."""
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise ConfigError(f"--dtype {dtype!r}: unknown; use auto, float32 or bfloat16")
+    if edge:
+        from fcot.export import load_edge
+
+        return load_edge(model, threads), None
+    from transformers.utils import logging as hf_logging
+
+    from fcot.student.generate import pick_dtype
+    from fcot.student.model import load_model
+
+    hf_logging.disable_progress_bar()  # our own bar is the only one
+    set_threads(threads)
+    return load_model(model), pick_dtype() if dtype == "auto" else dtype
 
 
 def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, dtype: str, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None) -> None:
+              data_dir: Path | None, edge: bool) -> None:
     """Load the model, generate with a progress bar, and print the result table (or JSON)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
-    from transformers.utils import logging as hf_logging
 
     from fcot.evaluate.generate import evaluate_model
     from fcot.formats import completion_path
-    from fcot.student.generate import pick_dtype
-    from fcot.student.model import DEFAULT_STUDENT, load_model
+    from fcot.student.model import DEFAULT_STUDENT
 
-    hf_logging.disable_progress_bar()  # our own bar is the only one
-    set_threads(threads)
     started = time.perf_counter()
-    if dtype not in ("auto", "float32", "bfloat16"):
-        raise ConfigError(f"--dtype {dtype!r}: unknown; use auto, float32 or bfloat16")
-    loaded = load_model(model)
+    loaded, compute_dtype = _load(model, dtype, threads, edge)
     finetune_key = info.get("finetune_key")
     base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
@@ -118,9 +134,8 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
         bar = progress.add_task(f"{task.key} {template}", total=None)
         cd, evaluation = evaluate_model(
             loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
-            base_model=base, batch_size=batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
-            stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
-            compute_dtype=pick_dtype() if dtype == "auto" else dtype,
+            base_model=base, batch_size=1 if edge else batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
+            stop=(info["stop_phrase"],) if info.get("stop_phrase") else None, compute_dtype=compute_dtype,
             progress=lambda n: progress.update(bar, advance=n),
         )
     path = completion_path(out, base, template, task.key, finetune_key=finetune_key)
