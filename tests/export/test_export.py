@@ -44,7 +44,7 @@ BLOCK_TORCH = "import sys; sys.modules['torch'] = sys.modules['transformers'] = 
 
 @pytest.mark.parametrize("fmt, quantize", [("gguf", "q8_0"), ("onnx", "int8")])
 def test_cli_export_then_eval_without_torch(fcot, tiny_run, tmp_path, fmt, quantize):
-    out = tmp_path / f"tiny-{quantize}"
+    out = tmp_path / ("tiny.gguf" if fmt == "gguf" else "tiny-onnx")
     result = fcot("export", tiny_run, "--format", fmt, "--quantize", quantize, "--out", out, "--parity", "2",
                   "--json")
     assert result.code == 0, result.stderr
@@ -61,6 +61,7 @@ def test_cli_export_then_eval_without_torch(fcot, tiny_run, tmp_path, fmt, quant
     (["--format", "tflite"], "--format 'tflite': unknown"),
     (["--format", "gguf", "--quantize", "int8"], "--quantize 'int8': not available for gguf"),
     (["--format", "onnx", "--quantize", "q8_0"], "--quantize 'q8_0': not available for onnx"),
+    (["--format", "gguf", "--out", "student.bin"], "--out student.bin: a GGUF file's name ends in .gguf"),
 ])
 def test_cli_refuses_bad_options(fcot, tiny_run, args, message):
     result = fcot("export", tiny_run, *args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 
@@ -43,7 +44,12 @@ def export_run(run_dir: Path, info: dict, fmt: str, quantize: str | None = None,
     quantize = check_format(fmt, quantize)
     if not info.get("task"):
         raise ModelError(f"{run_dir}: not an fcot train run (no fcot.yaml with a data: section); pass a run folder")
+    if importlib.util.find_spec("torch") is None:
+        raise ModelError("fcot export reads the run with torch and transformers; run it where the run was trained "
+                         "(pip install fcot), and only the exported model on the torch-free machine")
     out = out or default_out(run_dir, fmt, quantize)
+    if fmt == "gguf" and out.suffix != ".gguf":
+        raise ConfigError(f"--out {out}: a GGUF file's name ends in .gguf; add it")
     run = {**info, "finetune_key": f"{info.get('finetune_key') or run_dir.name}-{fmt}-{quantize}",
            "export": f"{fmt}-{quantize}"}  # its own finetune key: its completions never mix with the run's
     loaded = load_model(run_dir)

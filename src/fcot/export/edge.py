@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -88,11 +89,14 @@ class LlamaCppGenerator(EdgeGenerator):
             from llama_cpp import Llama
         except ImportError as exc:
             raise ModelError(f"{path}: running a .gguf model needs llama-cpp-python; {EDGE_INSTALL}") from exc
-        super().__init__(path, "gguf")
-        self.llm = Llama(model_path=str(path), n_ctx=EDGE_CONTEXT, n_threads=threads or os.cpu_count(),
-                         n_threads_batch=threads or os.cpu_count(), seed=0, verbose=False)
-        from gguf import LlamaFileType
+        from gguf import GGUFReader, LlamaFileType
 
+        super().__init__(path, "gguf")
+        trained = GGUFReader(path).get_field("llama.context_length")
+        context = min(EDGE_CONTEXT, int(trained.contents())) if trained is not None else EDGE_CONTEXT
+        self.llm = Llama(model_path=str(path), n_ctx=context, n_threads=threads or os.cpu_count(),
+                         n_threads_batch=threads or os.cpu_count(), seed=0, verbose=False)
+        weakref.finalize(self, self.llm.close)  # free it before interpreter shutdown, not in a noisy __del__
         file_type = self.llm.metadata.get("general.file_type")
         self.dtype = f"gguf {LlamaFileType(int(file_type)).name.lower()}" if file_type else "gguf"
 

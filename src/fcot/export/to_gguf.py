@@ -18,7 +18,7 @@ from fcot.export.edge import GGUF_RUN_KEY
 GGUF_TYPES = ("f16", "q8_0", "f32")  # what --quantize accepts for GGUF; f16 first (the default)
 QUANT_BLOCK = 32  # Q8_0 quantizes rows in blocks of 32 values; other rows stay f16
 PRE_TOKENIZERS = {  # tokenizer.json pre-tokenizer → llama.cpp's name for it
-    ("ByteLevel",): "gpt2",
+    ("ByteLevel",): "gpt-2",
     ("Digits", "ByteLevel"): "smollm",
 }
 
