@@ -8,6 +8,7 @@ import pytest
 
 import fcot
 import fcot.evaluate
+import fcot.export
 import fcot.tasks
 
 
@@ -20,7 +21,7 @@ def _public_names(module) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("module", [fcot, fcot.tasks, fcot.evaluate], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [fcot, fcot.tasks, fcot.evaluate, fcot.export], ids=lambda m: m.__name__)
 def test_all_is_sorted_and_complete(module):
     assert module.__all__ == sorted(module.__all__)
     assert sorted(module.__all__) == sorted(_public_names(module))

@@ -1,4 +1,4 @@
-"""`fcot eval`: a student (model folder, run folder, .gguf file or alias) answers a task's test split, scored."""
+"""`fcot eval`: a student (model folder, run folder, .gguf file, fcot export or alias) answers a task's test split."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str,
 
 @app.command("eval")
 def eval_(
-    model: str = typer.Argument(..., help="Model folder, `fcot train` run, .gguf file or smollm2-135m-instruct."),
+    model: str = typer.Argument(..., help="Model folder, `fcot train` run, .gguf file, `fcot export` output (run "
+                                "by llama.cpp / onnxruntime, no torch) or smollm2-135m-instruct."),
     task: Optional[str] = typer.Option(None, "--task", help="Task key (default: the run's task)."),
     template: Optional[str] = typer.Option(
         None, "--template", help="zs, zs_cot, fs_cot, ft_token, ft_cot_token or ft_cot_natural (default: the run's "
@@ -80,7 +81,10 @@ def eval_(
     from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
-    info = run_info(Path(model).expanduser())
+    from fcot.export import export_info
+
+    exported = export_info(model)  # an fcot export (.gguf, ONNX folder) carries its run's info
+    info = exported or run_info(Path(model).expanduser())
     task_key = task or info.get("task")
     if not task_key:
         raise ConfigError("--task is missing; name the task to answer, e.g. --task multiarith")
@@ -91,40 +95,51 @@ def eval_(
     parts = task_obj.load_split("default", data_dir)
     if split not in parts:
         raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use {' or '.join(parts)}")
-    check_model_name(model)
+    if exported is None:
+        check_model_name(model)
     base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
     path = completion_path(out, base, template, task_obj.key, finetune_key=info.get("finetune_key"))
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
-              as_json, data_dir, base, path)
+              as_json, data_dir, base, path, edge=exported is not None)
 
 
-def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
-              max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None, base: str, path: Path) -> None:
-    """Load the model, generate with a progress bar, and print the result table (or JSON)."""
-    from rich.table import Table
+def _load(model: str, threads: int | None, edge: bool) -> Any:
+    """An export through its edge runtime (no torch), else a torch model."""
+    if edge:
+        from fcot.export import load_edge
+
+        return load_edge(model, threads)
     from transformers.utils import logging as hf_logging
 
-    from fcot.evaluate.generate import evaluate_model
     from fcot.student.model import load_model
 
     hf_logging.disable_progress_bar()  # our own bar is the only one
     set_threads(threads)
+    return load_model(model)
+
+
+def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
+              max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
+              data_dir: Path | None, base: str, path: Path, edge: bool) -> None:
+    """Load the model, generate with a progress bar, and print the result table (or JSON)."""
+    from rich.table import Table
+
+    from fcot.evaluate.generate import evaluate_model
+
     started = time.perf_counter()
-    loaded = load_model(model)
-    device = str(loaded.model.device)
+    loaded = _load(model, threads, edge)
     finetune_key = info.get("finetune_key")
     with progress_bar(disable=as_json) as progress:
         bar = progress.add_task(f"{task.key} {template}", total=None)
         cd, evaluation = evaluate_model(
             loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
-            base_model=base, batch_size=batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
+            base_model=base, batch_size=1 if edge else batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
             stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
             precision=precision or "auto",
             progress=lambda n: progress.update(bar, advance=n),
-            on_start=lambda: announce_precision(precision, device),
+            on_start=None if edge else lambda: announce_precision(precision, str(loaded.model.device)),
         )
     result = _describe(cd, evaluation, path, time.perf_counter() - started)
     if as_json:

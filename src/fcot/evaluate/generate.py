@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from fcot.errors import ConfigError, DataError
 from fcot.evaluate.evaluator import Evaluation, evaluate_completions
 from fcot.formats import CompletionDataset, completion_path
 from fcot.precision import resolve_precision
-from fcot.student.generate import GenerationStats, generate
+from fcot.student.generate import Generation, GenerationStats, generate
 from fcot.student.model import LoadedModel
 from fcot.tasks import Task, as_task
 from fcot.templates import TEMPLATES, format_input
@@ -33,7 +33,7 @@ def stop_phrases(template: str) -> tuple[str, ...]:
 
 
 def evaluate_model(
-    loaded: LoadedModel,
+    loaded: Any,
     task: str | Task,
     template: str,
     split: str = "test",
@@ -52,12 +52,15 @@ def evaluate_model(
 ) -> tuple[CompletionDataset, Evaluation]:
     """Generate the student's answers to a task split with a template, save them, and score them.
 
+    `loaded` is a LoadedModel (torch) or an exported model from `fcot.export.load_edge` (one prompt at a time).
     `stop` defaults to the template's stop phrases (" END" labels for fine-tuned templates, "\\nQ:" for prompts);
-    `precision` follows `fcot.precision` (auto: bf16 matmuls where the hardware has them, else fp32).
+    `precision` follows `fcot.precision` (auto: bf16 matmuls where the hardware has them, else fp32) for torch
+    models; an export runs at the precision it was written in.
     `on_start()` is called once the inputs are checked, before generating; `progress(n)` after each batch.
     """
     task = as_task(task)
-    resolved = resolve_precision(precision, str(next(loaded.model.parameters()).device))
+    resolved = resolve_precision(precision, str(loaded.model.device)) if isinstance(loaded, LoadedModel) else None
+    compute_dtype = resolved.torch_dtype if resolved else None  # an export runs at the precision it was written in
     indices = task.load_split(split_name, data_dir).get(split)
     if indices is None:
         raise ConfigError(f"task {task.key}: split {split_name!r} has no part {split!r}; use train or test")
@@ -83,12 +86,12 @@ def evaluate_model(
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         rows, part_stats = _complete(loaded, task, template, part, limit_tokens, data_dir, progress,
-                                     dict(batch_size=batch_size, stop=stop, compute_dtype=resolved.torch_dtype))
+                                     dict(batch_size=batch_size, stop=stop, compute_dtype=compute_dtype))
         for row in rows:
             cd.add(row)
         stats = GenerationStats(stats.prompts + part_stats.prompts, stats.new_tokens + part_stats.new_tokens,
                                 stats.seconds + part_stats.seconds)
-        cd.metadata["generation"] = {"precision": resolved.name, "batch_size": batch_size,
+        cd.metadata["generation"] = {"precision": resolved.name if resolved else loaded.dtype, "batch_size": batch_size,
                                      "new_tokens": stats.new_tokens, "seconds": round(stats.seconds, 3),
                                      "tokens_per_s": round(stats.tokens_per_s, 2)}
         cd.save(path)
@@ -96,6 +99,15 @@ def evaluate_model(
         cd.save(path)
     evaluation = evaluate_completions(cd, sample_indices=indices, completion_indices=[0], task=task)
     return cd, evaluation
+
+
+def _generate(loaded: Any, prompts: list[str], max_new_tokens: int, progress: Callable[[int], None] | None,
+              options: dict) -> tuple[list[Generation], GenerationStats]:
+    """Completions of prompts by a torch model (batched) or an exported one (its own `generate`)."""
+    if isinstance(loaded, LoadedModel):
+        return generate(loaded.model, loaded.tokenizer, prompts, model_type=loaded.model_type,
+                        max_new_tokens=max_new_tokens, progress=progress, **options)
+    return loaded.generate(prompts, max_new_tokens=max_new_tokens, stop=options["stop"], progress=progress)
 
 
 def _done(cd: CompletionDataset, sample_index: int) -> bool:
@@ -116,27 +128,24 @@ def _load_or_new(path: Path, dataset_key: str, base: str, template: str, finetun
 
 
 def _complete(
-    loaded: LoadedModel, task: Task, template: str, samples: list[dict], max_new_tokens: int,
+    loaded: Any, task: Task, template: str, samples: list[dict], max_new_tokens: int,
     data_dir: str | Path | None, progress: Callable[[int], None] | None, options: dict,
 ) -> tuple[list[dict], GenerationStats]:
     """Completion records for samples (two generation steps for zs_cot)."""
     rows = [{"sample_index": s["sample_index"], "completion_index": 0, "question": s["question"],
              "answer": s["answer"]} for s in samples]
-    run = dict(model_type=loaded.model_type, **options)
     stats = GenerationStats(prompts=0, new_tokens=0, seconds=0.0)
     if template == "zs_cot":
         for row in rows:
             row["reasoning_prompt"] = format_input(template, row, loaded.model_type, task, step=1)
-        outs, stats = generate(loaded.model, loaded.tokenizer, [r["reasoning_prompt"] for r in rows],
-                               max_new_tokens=max_new_tokens, **run)
+        outs, stats = _generate(loaded, [r["reasoning_prompt"] for r in rows], max_new_tokens, None, options)
         for row, out in zip(rows, outs):
             row.update(reasoning_completion=out.text, reasoning_finish_reason=out.finish_reason)
         max_new_tokens = ZS_COT_ANSWER_TOKENS
     for row in rows:
         row["prompt"] = format_input(template, row, loaded.model_type, task, step=2 if template == "zs_cot" else 1,
                                      data_dir=data_dir)
-    outs, answer_stats = generate(loaded.model, loaded.tokenizer, [r["prompt"] for r in rows],
-                                  max_new_tokens=max_new_tokens, progress=progress, **run)
+    outs, answer_stats = _generate(loaded, [r["prompt"] for r in rows], max_new_tokens, progress, options)
     for row, out in zip(rows, outs):
         row.update(completion=out.text, finish_reason=out.finish_reason)
     total = GenerationStats(len(rows), stats.new_tokens + answer_stats.new_tokens, stats.seconds + answer_stats.seconds)

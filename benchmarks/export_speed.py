@@ -1,0 +1,72 @@
+"""Exported student on an edge runtime vs torch fp32 batch-1, on the same test questions of the run's task.
+
+    python benchmarks/export_speed.py [RUN_DIR] [--n 100] [--formats gguf:q8_0,gguf:f16,onnx:int8] [--threads N]
+
+RUN_DIR defaults to the demo student (`make demo`: fcot-out/demo/runs/zs_cot_coin_flip). Each export is written
+with `fcot.export.export_run` and answers the first N test questions the way `fcot eval` asks them (the run's
+template and stop phrase, greedy, one question at a time), as does the run itself in torch fp32, once. Reported per
+format: tokens/s ratio, identical extracted answers, both accuracies. Writes benchmarks/results/export_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common  # benchmarks/common.py, beside this script
+
+from fcot.cli.eval import run_info
+from fcot.export import export_run, load_edge
+from fcot.export.parity import answer_questions, compare
+from fcot.formats import write_json
+from fcot.student.model import load_model
+
+RESULTS = Path(__file__).parent / "results" / "export_speed.json"
+DEMO_RUN = Path("fcot-out/demo/runs/zs_cot_coin_flip")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, nargs="?", default=DEMO_RUN)
+    parser.add_argument("--n", type=int, default=100, help="test questions both sides answer")
+    parser.add_argument("--formats", default="gguf:q8_0,gguf:f16,onnx:int8", help="format:quantize, comma-separated")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of both sides (default: all cores)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    info = run_info(args.run)
+    result: dict = {"command": "python " + " ".join(sys.argv), "hardware": common.hardware(), "run": str(args.run),
+                    "run_config": info, "n": args.n, "threads": args.threads, "formats": {}}
+    reference = answer_questions(load_model(args.run), info, args.n)
+    print(f"torch fp32 batch 1: accuracy {reference[1].accuracy:.3f}, "
+          f"{reference[0].metadata['generation']['tokens_per_s']} tok/s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="fcot-export-bench-") as tmp:
+        for spec in args.formats.split(","):
+            fmt, quantize = spec.split(":")
+            started = time.perf_counter()
+            path = export_run(args.run, info, fmt, quantize, Path(tmp) / f"student-{quantize}.{fmt}")
+            export_s = time.perf_counter() - started
+            report = compare(*reference, *answer_questions(load_edge(path, args.threads), info, args.n))
+            report.update(export_seconds=round(export_s, 1), size_mb=round(_size(path) / 2**20, 1))
+            result["formats"][spec] = report
+            print(f"{spec}: {report['speedup']}x torch tokens/s ({report['edge']['tokens_per_s']} vs "
+                  f"{report['torch']['tokens_per_s']}), identical answers {100 * report['identical_answers']:.1f}%, "
+                  f"accuracy {100 * report['edge']['accuracy']:.1f}% vs {100 * report['torch']['accuracy']:.1f}%",
+                  flush=True)
+    result["load_average_after"] = common.hardware()["load_average"]
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+if __name__ == "__main__":
+    main()
