@@ -20,7 +20,7 @@ def test_export_answers_like_the_run(tiny_run, tiny_info, known, tmp_path, fmt, 
     assert report["n"] == known
     assert report["torch"]["accuracy"] == 1.0  # the run knows these answers
     assert report["identical_answers"] >= agreement
-    assert report["edge"]["tokens_per_s"] > 0 and report["edge"]["dtype"].startswith(fmt)
+    assert report["edge"]["tokens_per_s"] > 0 and report["edge"]["precision"].startswith(fmt)
     assert json.loads(parity_path(out).read_text(encoding="utf-8")) == report
 
 
@@ -54,7 +54,7 @@ def test_cli_export_then_eval_without_torch(fcot, tiny_run, tmp_path, fmt, quant
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert (result["task"], result["template"], result["n"]) == ("multiarith", "ft_cot_token", 2)
-    assert f"-{fmt}-{quantize}" in result["file"] and result["dtype"].startswith(fmt)
+    assert f"-{fmt}-{quantize}" in result["file"] and result["precision"].startswith(fmt)
 
 
 @pytest.mark.parametrize("args, message", [

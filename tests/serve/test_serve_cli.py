@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 import torch
-from conftest import API_KEY, ONE_THREAD, multiarith_train, serve_in_subprocess
+from serve_helpers import API_KEY, ONE_THREAD, multiarith_train, serve_in_subprocess
 from tiny_lm import rationale
 
 

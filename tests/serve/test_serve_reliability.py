@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import openai
 import pytest
-from conftest import API_KEY
+from serve_helpers import API_KEY
 
 from fcot.serve.app import MAX_BODY_BYTES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
-from conftest import API_KEY, multiarith_train
+from serve_helpers import API_KEY, multiarith_train
 from tiny_lm import ANSWERED, rationale
 
 

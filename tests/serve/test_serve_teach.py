@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ONE_THREAD, serve_in_subprocess
+from serve_helpers import ONE_THREAD, serve_in_subprocess
 from tiny_lm import ANSWERED
 
 

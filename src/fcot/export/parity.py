@@ -42,7 +42,8 @@ def answer_questions(model: Any, info: dict, n: int, max_new_tokens: int | None 
     stop = (info["stop_phrase"],) if info.get("stop_phrase") else None
     with tempfile.TemporaryDirectory(prefix="fcot-parity-") as tmp:
         return evaluate_model(model, info["task"], info["template"], limit=n, out_root=tmp, batch_size=1,
-                              max_new_tokens=max_new_tokens, stop=stop, data_dir=data_dir)
+                              max_new_tokens=max_new_tokens, stop=stop, data_dir=data_dir,
+                              precision="fp32")  # torch side: the fp32 reference (an export ignores it)
 
 
 def compare(torch_cd: Any, torch_eval: Any, edge_cd: Any, edge_eval: Any) -> dict:
@@ -53,8 +54,8 @@ def compare(torch_cd: Any, torch_eval: Any, edge_cd: Any, edge_eval: Any) -> dic
     sides = {}
     for side, cd, evaluation in (("torch", torch_cd, torch_eval), ("edge", edge_cd, edge_eval)):
         gen = cd.metadata["generation"]
-        sides[side] = {"accuracy": evaluation.accuracy, "tokens_per_s": gen["tokens_per_s"], "dtype": gen["dtype"],
-                       "new_tokens": gen["new_tokens"], "seconds": gen["seconds"]}
+        sides[side] = {"accuracy": evaluation.accuracy, "tokens_per_s": gen["tokens_per_s"],
+                       "precision": gen["precision"], "new_tokens": gen["new_tokens"], "seconds": gen["seconds"]}
     n = len(torch_answers)
     torch_speed = sides["torch"]["tokens_per_s"]
     return {
