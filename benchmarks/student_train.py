@@ -1,12 +1,13 @@
 """Training speed and memory on the real student: fcot's trainer now vs before (logits everywhere, adapter dropout).
 
-    python benchmarks/student_train.py --threads 2 --samples 64 --steps 8
+    python benchmarks/student_train.py --threads 1 --samples 48 --steps 6
 
 SmolLM2-135M-Instruct (the default student) is fine-tuned with LoRA (the demo's settings, batch 8) on curated
-coin-flip samples (text-davinci-002 rationales, ft_cot_token). Two trainers run side by side, each in its own
+coin-flip samples (text-davinci-002 rationales, ft_cot_token). Three trainers run one after another, each in its own
 process so that peak memory is its own: `before` (the model's loss over the 49k-vocabulary head at every
 position and LoRA dropout 0.05, the trainer's earlier defaults), `now` (the head only where a label token is
-predicted, no adapter dropout) and `now-4x2` (the same batch of 8 as two micro-batches of 4, for memory). Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
+predicted, no adapter dropout) and `now-4x2` (the same batch of 8 as two micro-batches of 4, for memory).
+Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
 time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak measured in the
 same run. Writes benchmarks/results/student_train.json.
 """
