@@ -19,10 +19,11 @@ from pathlib import Path
 import common  # benchmarks/common.py, beside this script
 
 from fcot.cli.eval import run_info
-from fcot.export import export_run, load_edge
+from fcot.export import export_run
+from fcot.models.edge import load_edge
 from fcot.export.parity import answer_questions, compare
 from fcot.formats import write_json
-from fcot.student.model import load_model
+from fcot.models.loading import load_model
 
 RESULTS = Path(__file__).parent / "results" / "export_speed.json"
 DEMO_RUN = Path("fcot-out/demo/runs/zs_cot_coin_flip")

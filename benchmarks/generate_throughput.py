@@ -20,13 +20,12 @@ import common  # benchmarks/common.py, beside this script
 import torch
 
 from fcot.evaluate import Evaluator
-from fcot.evaluate.generate import stop_phrases
 from fcot.formats import write_json
 from fcot.precision import cpu_bf16_unit, resolve_precision
-from fcot.student.generate import generate, trim_at_stop
-from fcot.student.model import DEFAULT_STUDENT, load_model
+from fcot.models.generate import generate, trim_at_stop
+from fcot.models.loading import DEFAULT_STUDENT, load_model
 from fcot.tasks import get_task
-from fcot.templates import format_input
+from fcot.templates import format_input, get_template
 
 RESULTS = Path(__file__).parent / "results" / "generate_throughput.json"
 
@@ -87,7 +86,7 @@ def main() -> None:
 
     task = get_task(args.task)
     evaluator = Evaluator(task, args.template)
-    stop = stop_phrases(args.template)
+    stop = get_template(args.template).stop
     indices = task.load_split()["test"][: max(args.n, args.baseline_n)]
     prompts = [format_input(args.template, s, task=task) for s in task.load_dataset().select(indices)]
     result: dict = {"hardware": hardware(), "task": args.task, "template": args.template,

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))
 from tiny_lm import CHAT_TEMPLATE, build_tiny_model  # noqa: E402
 
 from fcot.formats import write_json
-from fcot.student.model import DEFAULT_STUDENT
+from fcot.models.loading import DEFAULT_STUDENT
 from fcot.tasks import get_task
 
 RESULTS = Path(__file__).parent / "results" / "serve_load.json"

@@ -26,7 +26,7 @@ from fcot.curate import CurateResult, curate, write_curated
 from fcot.formats import CompletionDataset, write_json
 from fcot.resources import data_dir
 from fcot.student import StudentConfig, train
-from fcot.student.model import default_student_dir
+from fcot.models.loading import default_student_dir
 
 RESULTS = Path(__file__).parent / "results" / "train_throughput.json"
 MODES = ("padded", "group_by_length", "packed")

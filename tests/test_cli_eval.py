@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from fcot.formats import CompletionDataset, completion_path
-from fcot.student.model import DONE_MARKER, save_tiny_model
+from fcot.models import DONE_MARKER, save_tiny_model
 
 
 @pytest.fixture(scope="module")

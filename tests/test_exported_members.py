@@ -9,6 +9,7 @@ import pytest
 import fcot
 import fcot.evaluate
 import fcot.export
+import fcot.models
 import fcot.tasks
 
 

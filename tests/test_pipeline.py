@@ -9,7 +9,7 @@ import yaml
 
 from fcot.config import load_config
 from fcot.errors import ConfigError
-from fcot.student.model import save_tiny_model
+from fcot.models import save_tiny_model
 
 
 @pytest.fixture(scope="module")

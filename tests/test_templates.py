@@ -7,7 +7,7 @@ import pytest
 from fcot.errors import ConfigError, DataError
 from fcot.formats import CompletionDataset
 from fcot.tasks import get_task
-from fcot.templates import TEMPLATES, answer_prefix, format_input, format_label
+from fcot.templates import STOP_PHRASE, TEMPLATES, TRAINABLE, check_trainable, format_input, format_label, get_template
 
 SAMPLE = {"sample_index": 7, "question": " What is 2 + 3? ", "answer": " 5 ", "reasoning_completion": " 2 + 3 = 5. "}
 
@@ -85,6 +85,25 @@ def test_missing_fields_raise_data_error():
         format_input("ft_token", {"sample_index": 3, "answer": "A"})
 
 
-def test_answer_prefixes_cover_every_template():
-    assert {t: answer_prefix(t) for t in TEMPLATES}["ft_cot_token"] == "-->"
-    assert answer_prefix("fs_cot") == "The answer is"
+def test_registry_records_what_each_template_does():
+    assert TRAINABLE == ("ft_token", "ft_cot_token", "ft_cot_natural")
+    cot = get_template("ft_cot_token")
+    assert (cot.answer_prefix, cot.separator, cot.stop, cot.max_new_tokens) == ("-->", "-->", (STOP_PHRASE,), 128)
+    vanilla = get_template("ft_token")
+    assert (vanilla.separator, vanilla.writes_rationale, vanilla.max_new_tokens) == (None, False, 32)
+    assert get_template("fs_cot").answer_prefix == "The answer is"
+    assert get_template("zs").stop == ("\nQ:",) and not get_template("zs").trainable
+    natural = get_template("ft_cot_natural")
+    assert natural.strict_prefix in format_label("ft_cot_natural", {"question": "q", "answer": "a", "rationale": "r"})
+    assert all(t.method for t in TEMPLATES.values())
+
+
+@pytest.mark.parametrize("template, model_type, message", [
+    ("zs", "decoder", "cannot be trained on"),
+    ("ft_cot_token", "rnn", "model type 'rnn' is unknown"),
+    ("ft_cot_natural", "encoder_decoder", "decoder-only"),
+])
+def test_check_trainable_rejects_with_one_clear_reason(template, model_type, message):
+    with pytest.raises(ConfigError, match=message):
+        check_trainable(template, model_type)
+    check_trainable("ft_cot_token", "encoder_decoder")

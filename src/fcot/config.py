@@ -15,9 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fcot.errors import ConfigError
 from fcot.formats import read_yaml
 from fcot.student.config import StudentConfig
+from fcot.templates import DEFAULT_TEMPLATE, TEMPLATES
 
 CONFIG_FILE = "fcot.yaml"  # the experiment's config, kept beside its results
-Baseline = Literal["zs", "fs_cot", "zs_cot", "ft_token"]
+# Fine-tune-CoT trains on rationales; every other template is a baseline (prompting, or vanilla fine-tuning)
+RationaleTemplate = Literal[tuple(n for n, t in TEMPLATES.items() if t.trainable and t.writes_rationale)]
+Baseline = Literal[tuple(n for n, t in TEMPLATES.items() if not (t.trainable and t.writes_rationale))]
 
 
 class _Section(BaseModel):
@@ -39,7 +42,7 @@ class TeacherSection(_Section):
 class CurateSection(_Section):
     """How teacher completions become training samples."""
 
-    template: Literal["ft_cot_token", "ft_cot_natural"] = "ft_cot_token"
+    template: RationaleTemplate = DEFAULT_TEMPLATE
     max_rationale_tokens: Optional[int] = Field(None, ge=1)  # drop longer rationales (whitespace words)
     dedupe: bool = False  # drop repeated rationales of the same question
     max_samples: Optional[int] = Field(None, ge=1)  # cap the training set (quick runs)
@@ -51,7 +54,7 @@ class EvalSection(_Section):
     split: Literal["train", "test"] = "test"
     limit: Optional[int] = Field(None, ge=1)  # first N test questions only (quick runs)
     batch_size: int = Field(64, ge=1)
-    max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: 128
+    max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: the template's
     usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
 
 

@@ -17,18 +17,11 @@ from fcot.errors import ConfigError
 from fcot.formats import check_writable, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
+from fcot.templates import TEMPLATES
 
 log = logging.getLogger(__name__)
 
-METHOD = {
-    "teacher": "teacher (Zero-shot-CoT)",
-    "ft_cot_token": "Fine-tune-CoT",
-    "ft_cot_natural": "Fine-tune-CoT (natural)",
-    "ft_token": "vanilla fine-tune",
-    "zs": "zero-shot",
-    "zs_cot": "zero-shot-CoT",
-    "fs_cot": "few-shot-CoT",
-}
+TEACHER_METHOD = "teacher (Zero-shot-CoT)"
 
 
 @dataclass
@@ -67,7 +60,7 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
 def check_experiment(config: RunConfig) -> list[Any]:
     """Check everything that can fail before any work (tasks, data, teacher, student, output folder); the tasks."""
     from fcot.resources import data_dir
-    from fcot.student.model import check_model_name
+    from fcot.models.loading import check_model_name
     from fcot.tasks import resolve_task
 
     if config.data_dir is not None:
@@ -97,7 +90,7 @@ def _check_previous_config(config: RunConfig, root: Path) -> None:
 def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
               train_progress: Callable[[dict], None] | None) -> Iterator[Result]:
     """Each stage of one task, yielding results as soon as they are measured."""
-    from fcot.student.model import load_model
+    from fcot.models.loading import load_model
 
     split = task.load_split("default", config.data_dir)
     test = split[config.eval.split][: config.eval.limit] if config.eval.limit else split[config.eval.split]
@@ -111,7 +104,7 @@ def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
     for template in config.baselines:
         if template == "ft_token":
             continue
-        notify(f"[{task.key}] untrained student, {METHOD[template]} on {len(test)} test questions")
+        notify(f"[{task.key}] untrained student, {TEMPLATES[template].method} on {len(test)} test questions")
         yield _evaluate(config, task, base, template, root, None, notify)
     del base
 
@@ -157,7 +150,7 @@ def _teacher_result(config: RunConfig, task: Any, completions: Any, test: list[i
     rows = completions.select(test, [0])
     tokens = sum(count(r.get("prompt") or "") + count(r.get("completion") or "") + count(r.get("reasoning_prompt") or "")
                  + count(r.get("reasoning_completion") or "") for r in rows)
-    return Result(task=task.key, method=METHOD["teacher"], role="teacher", model=completions.base_model or "teacher",
+    return Result(task=task.key, method=TEACHER_METHOD, role="teacher", model=completions.base_model or "teacher",
                   template="zs_cot", n=evaluation.n, accuracy=100 * evaluation.accuracy,
                   teacher_tokens=tokens, usd=tokens / 1000 * config.teacher.usd_per_1k_tokens,
                   note=f"teacher tokens counted with the student's tokenizer, at ${config.teacher.usd_per_1k_tokens}/1k")
@@ -189,12 +182,12 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
                         notify: Notify, train_progress: Callable[[dict], None] | None,
                         teacher_tokens: int | None) -> Result:
     from fcot.student import train
-    from fcot.student.model import load_model
+    from fcot.models.loading import load_model
 
     finetune_key = train_file.stem.removeprefix("F_")
     run_dir = root / "runs" / finetune_key
     length = f"{student.max_steps} steps" if student.max_steps else f"{student.epochs:g} epochs"
-    notify(f"[{task.key}] train {METHOD[template]}: {student.model} ({'LoRA' if student.lora else 'full'}, "
+    notify(f"[{task.key}] train {TEMPLATES[template].method}: {student.model} ({'LoRA' if student.lora else 'full'}, "
            f"{length}) -> {run_dir}")
     trained = train(student, train_file, run_dir, progress=train_progress)
     notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
@@ -207,10 +200,10 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
 
 def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Path, finetune_key: str | None,
               notify: Notify) -> Result:
-    from fcot.evaluate.generate import RATIONALE_TEMPLATES, evaluate_model
+    from fcot.evaluate.generate import evaluate_model
 
     e = config.eval
-    rationale = template in RATIONALE_TEMPLATES  # answer-only templates keep their short default limit
+    rationale = TEMPLATES[template].writes_rationale  # answer-only templates keep their short default limit
     started = time.monotonic()
     cd, evaluation = evaluate_model(loaded, task, template, split=e.split, limit=e.limit, out_root=root,
                                     finetune_key=finetune_key, base_model=config.student.model,
@@ -218,9 +211,9 @@ def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Pa
                                     data_dir=config.data_dir, precision=config.student.precision)
     generation = cd.metadata.get("generation") or {}
     wall = generation.get("seconds") or (time.monotonic() - started)
-    notify(f"[{task.key}] {METHOD[template]}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
+    notify(f"[{task.key}] {TEMPLATES[template].method}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
     params = sum(p.numel() for p in loaded.model.parameters())
-    return Result(task=task.key, method=METHOD[template], model=config.student.model, template=template,
+    return Result(task=task.key, method=TEMPLATES[template].method, model=config.student.model, template=template,
                   n=evaluation.n, accuracy=100 * evaluation.accuracy, params=params,
                   generated_tokens=generation.get("new_tokens"), wall_s=wall, precision=generation.get("precision"),
                   usd=wall / 3600 * e.usd_per_cpu_hour)

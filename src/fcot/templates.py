@@ -1,12 +1,13 @@
-"""The paper's prediction templates: how a sample becomes a model input, and a training label.
+"""The paper's prediction templates, one `Template` record each: input and label formats, answer prefix, stop
+phrase and token budget. Curation, training, evaluation, serving and the CLI all read them from `TEMPLATES`.
 
-Formats follow the Fine-tune-CoT repository (`src/data/format.py`). Question, answer and rationale are
-stripped as there, except in `zs_cot`, which reproduces the teacher's recorded prompts byte for byte.
+Question, answer and rationale are stripped as in the paper's code, except in `zs_cot`, which reproduces the teacher's recorded prompts byte for byte.
 Bump `TEMPLATES_VERSION` on any change to a format.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fcot.errors import ConfigError, DataError
@@ -14,43 +15,77 @@ from fcot.tasks import Task, as_task
 
 TEMPLATES_VERSION = 1
 
-TEMPLATES = ("zs", "zs_cot", "fs_cot", "ft_token", "ft_cot_token", "ft_cot_natural")
 MODEL_TYPES = ("decoder", "encoder_decoder")
+DEFAULT_TEMPLATE = "ft_cot_token"  # Fine-tune-CoT, as the paper trains it
+STOP_PHRASE = "END"  # fine-tuning labels end with " END" (the paper's stop phrase); generation stops there
+PROMPT_STOP = "\nQ:"  # a prompted small model goes on to invent the next question
 
 ZS_COT_STEP1 = "Q: {question}\nA: Let's think step by step."
 # Zero-shot-CoT built step 2 as x + z + " " + "\nTherefore, ..." (prompt, rationale, space, trigger).
 ZS_COT_STEP2 = "{reasoning_prompt}{reasoning_completion} \n{answer_trigger}"
+ZS_COT_ANSWER_TOKENS = 32  # step 2 of Zero-shot-CoT only states the answer
 GENERIC_TRIGGER = "Therefore, the answer is"
 
-INPUTS: dict[tuple[str, str], str] = {
-    ("zs", "decoder"): "Q: {question}\n\nA:",
-    ("zs", "encoder_decoder"): "question: {question}",  # the SQuAD format T5 was trained on
-    ("fs_cot", "decoder"): "{few_shot_prompt}\nQ: {question}\nA:",
-    ("fs_cot", "encoder_decoder"): "{few_shot_prompt}\nQ: {question}\nA:",
-    ("ft_token", "decoder"): "{question} ###",
-    ("ft_token", "encoder_decoder"): "{question}",
-    ("ft_cot_token", "decoder"): "{question} ###",
-    ("ft_cot_token", "encoder_decoder"): "{question}",
-    ("ft_cot_natural", "decoder"): "Q: {question}\n\nA: Let's think step by step.\n\n",
-}
 
-LABELS: dict[tuple[str, str], str] = {
-    ("ft_token", "decoder"): " {answer}",
-    ("ft_token", "encoder_decoder"): "{answer}",
-    ("ft_cot_token", "decoder"): " {rationale} --> {answer}",
-    ("ft_cot_token", "encoder_decoder"): "{rationale} --> {answer}",
-    ("ft_cot_natural", "decoder"): " {rationale}\n\nTherefore the answer is {answer}",
-}
+@dataclass(frozen=True)
+class Template:
+    """A prediction template: how a sample becomes a model input (and a label), and how its predictions read."""
 
-# Where a prediction's answer starts (None: the first answer-like string); the paper's evaluator's table.
-ANSWER_PREFIXES: dict[str, str | None] = {
-    "zs": None,
-    "zs_cot": None,
-    "fs_cot": "The answer is",
-    "ft_token": None,
-    "ft_cot_token": "-->",
-    "ft_cot_natural": "Therefore, the answer is",
-}
+    name: str
+    method: str  # what the template stands for in tables
+    inputs: dict[str, str]  # model type -> input format
+    labels: dict[str, str] = field(default_factory=dict)  # model type -> label format; none: prompting only
+    answer_prefix: str | None = None  # where a prediction's answer starts (None: the first answer-like string)
+    strict_prefix: str | None = None  # the prefix strict evaluation reads, when the labels differ from the paper's
+    writes_rationale: bool = False  # predictions open with a rationale (a larger token budget)
+
+    @property
+    def trainable(self) -> bool:
+        return bool(self.labels)
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Where a completion ends: the stop phrase fine-tuning labels end with, else the next invented question."""
+        return (STOP_PHRASE,) if self.trainable else (PROMPT_STOP,)
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The default generation budget: room for a rationale, or for a short answer."""
+        return 128 if self.writes_rationale else 32
+
+    @property
+    def separator(self) -> str | None:
+        """What the labels put between rationale and answer (e.g. `-->`); None without a rationale."""
+        label = self.labels.get("decoder", "")
+        if "{rationale}" not in label:
+            return None
+        return label.partition("{rationale}")[2].partition("{answer}")[0].strip()
+
+
+# Formats follow the paper's `src/data/format.py`.
+TEMPLATES: dict[str, Template] = {t.name: t for t in (
+    Template("zs", "zero-shot", {"decoder": "Q: {question}\n\nA:",
+                                 "encoder_decoder": "question: {question}"}),  # the SQuAD format T5 was trained on
+    Template("zs_cot", "zero-shot-CoT", {"decoder": ZS_COT_STEP1}, writes_rationale=True),
+    Template("fs_cot", "few-shot-CoT", dict.fromkeys(MODEL_TYPES, "{few_shot_prompt}\nQ: {question}\nA:"),
+             answer_prefix="The answer is", writes_rationale=True),
+    Template("ft_token", "vanilla fine-tune", {"decoder": "{question} ###", "encoder_decoder": "{question}"},
+             labels={"decoder": " {answer}", "encoder_decoder": "{answer}"}),
+    Template("ft_cot_token", "Fine-tune-CoT", {"decoder": "{question} ###", "encoder_decoder": "{question}"},
+             labels={"decoder": " {rationale} --> {answer}", "encoder_decoder": "{rationale} --> {answer}"},
+             answer_prefix="-->", writes_rationale=True),
+    Template("ft_cot_natural", "Fine-tune-CoT (natural)",
+             {"decoder": "Q: {question}\n\nA: Let's think step by step.\n\n"},
+             labels={"decoder": " {rationale}\n\nTherefore the answer is {answer}"},
+             answer_prefix="Therefore, the answer is", strict_prefix="Therefore the answer is", writes_rationale=True),
+)}
+TRAINABLE = tuple(name for name, t in TEMPLATES.items() if t.trainable)
+
+
+def get_template(template: str, model_type: str = "decoder") -> Template:
+    """The named template; ConfigError unless template and model type are known."""
+    check_template(template, model_type)
+    return TEMPLATES[template]
 
 
 def check_template(template: str, model_type: str = "decoder") -> None:
@@ -88,15 +123,15 @@ def format_input(
     check_template(template, model_type)
     if template == "zs_cot":
         return _zs_cot_input(sample, model_type, task, step)
-    key = (template, model_type)
-    if key not in INPUTS:
+    formats = TEMPLATES[template].inputs
+    if model_type not in formats:
         raise ConfigError(f"template {template} does not support model type {model_type}; use decoder")
     values = {"question": _field(sample, "question", template).strip()}
     if template == "fs_cot":
         if task is None:
             raise ConfigError("template fs_cot needs a task for its few-shot exemplars; pass task=")
         values["few_shot_prompt"] = as_task(task).few_shot_prompt(data_dir)
-    return INPUTS[key].format(**values)
+    return formats[model_type].format(**values)
 
 
 def _zs_cot_input(sample: dict, model_type: str, task: str | Task | None, step: int) -> str:
@@ -121,19 +156,23 @@ def _zs_cot_input(sample: dict, model_type: str, task: str | Task | None, step: 
 def format_label(template: str, sample: dict, model_type: str = "decoder", stop_phrase: str | None = None) -> str:
     """The training target for a sample (fine-tuning templates only), ending in ` <stop_phrase>` if given."""
     check_template(template, model_type)
-    key = (template, model_type)
-    if key not in LABELS:
-        if template in ("zs", "zs_cot", "fs_cot"):
+    labels = TEMPLATES[template].labels
+    if model_type not in labels:
+        if not labels:
             raise ConfigError(f"template {template} is for prompting only and has no label; use ft_cot_token")
         raise ConfigError(f"template {template} does not support model type {model_type}; use decoder")
     values = {"answer": _field(sample, "answer", template).strip()}
-    if "{rationale}" in LABELS[key]:
+    if "{rationale}" in labels[model_type]:
         values["rationale"] = _rationale(sample, template)
-    label = LABELS[key].format(**values)
+    label = labels[model_type].format(**values)
     return label if stop_phrase is None else f"{label} {stop_phrase}"
 
 
-def answer_prefix(template: str) -> str | None:
-    """Where the answer starts in a prediction made with this template (None: anywhere)."""
-    check_template(template)
-    return ANSWER_PREFIXES[template]
+def check_trainable(template: str, model_type: str = "decoder") -> None:
+    """Raise ConfigError unless template and model type make a trainable pair."""
+    if template not in TRAINABLE:
+        raise ConfigError(f"template {template!r} cannot be trained on; use one of {', '.join(TRAINABLE)}")
+    if model_type not in MODEL_TYPES:
+        raise ConfigError(f"model type {model_type!r} is unknown; use decoder or encoder_decoder")
+    if model_type not in TEMPLATES[template].labels:
+        raise ConfigError(f"template {template} is decoder-only; use ft_cot_token for encoder-decoder models")

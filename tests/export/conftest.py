@@ -19,7 +19,7 @@ TEMPLATE, STOP = "ft_cot_token", "END"
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, shared_data) -> Path:
     """A run folder (model, tokenizer, fcot.yaml, done marker) trained on "{question} ###" → " … --> {answer} END"."""
-    from fcot.student.model import DONE_MARKER
+    from fcot.models.loading import DONE_MARKER
     from fcot.templates import format_input, format_label
 
     dataset = json.loads((shared_data / "dataset" / "multiarith.json").read_text(encoding="utf-8"))["data"]

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from fcot.export import check_parity, export_info, export_run, parity_path
+from fcot.export import check_parity, export_run, parity_path
+from fcot.models.edge import export_info
 
 
 @pytest.mark.parametrize("fmt, quantize, agreement", [("gguf", "f16", 1.0), ("gguf", "q8_0", 2 / 3),
@@ -29,7 +30,7 @@ def test_gguf_tensors_read_back_exactly(tiny_run, tiny_info, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from fcot.student.model import load_model
+    from fcot.models.loading import load_model
 
     out = export_run(tiny_run, tiny_info, "gguf", "f32", tmp_path / "tiny.gguf")
     original = load_model(tiny_run)

@@ -27,7 +27,8 @@ def run_dir(tmp_path_factory, shared_data) -> Path:
 @pytest.fixture(scope="session")
 def served_app(tmp_path_factory):
     """(`/v1` URL, app) of create_app() for a tiny model with a chat template, run by uvicorn in a thread."""
-    from fcot.serve import create_app, load_generator
+    from fcot.models.completions import load_generator
+    from fcot.serve import create_app
 
     path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=CHAT_TEMPLATE)
     app = create_app(load_generator(path, device="cpu"), model_name="tiny", max_batch=4)
@@ -38,7 +39,8 @@ def served_app(tmp_path_factory):
 @pytest.fixture(scope="session")
 def served_run(run_dir):
     """(`/v1` URL, app) of the trained run served task-aware, with API_KEY required."""
-    from fcot.serve import StudentTask, create_app, load_generator
+    from fcot.models.completions import load_generator
+    from fcot.serve import StudentTask, create_app
     from fcot.tasks import get_task
 
     task = StudentTask(get_task("multiarith"), "ft_cot_token", "END")

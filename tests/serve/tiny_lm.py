@@ -49,7 +49,7 @@ def train_run(path: Path, task: str, samples: list[dict], template: str = "ft_co
     import yaml
 
     from fcot.student import CONFIG_FILE
-    from fcot.student.model import DONE_MARKER
+    from fcot.models.loading import DONE_MARKER
     from fcot.templates import format_input, format_label
 
     rows = [{**s, "rationale": rationale(s)} for s in samples]

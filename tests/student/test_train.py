@@ -8,9 +8,9 @@ from safetensors import safe_open
 from transformers import TrainerCallback
 
 from fcot.formats import read_json, read_jsonl
-from fcot.student import StudentConfig, is_complete, last_checkpoint, load_model, train
+from fcot.student import StudentConfig, is_complete, last_checkpoint, train
 from fcot.student.data import read_train_file, real_tokens, split_validation, tokenize
-from fcot.student.model import save_tiny_model
+from fcot.models import load_model, save_tiny_model
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 

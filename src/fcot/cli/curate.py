@@ -8,6 +8,7 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, console
+from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TRAINABLE
 
 
 @app.command()
@@ -15,15 +16,15 @@ def curate(
     source: str = typer.Argument(..., metavar="COMPLETIONS_FILE_OR_DIR",
                                  help="Completion file (D_<task>.json), a folder of them, a Dataset file, or a task "
                                  "key (its recorded text-davinci-002 completions; its Dataset for ft_token)."),
-    template: str = typer.Option("ft_cot_token", "--template", help="ft_cot_token, ft_cot_natural, or ft_token "
-                                 "(vanilla fine-tuning on gold answers)."),
+    template: str = typer.Option(DEFAULT_TEMPLATE, "--template", help=f"{', '.join(TRAINABLE)} "
+                                 "(ft_token: vanilla fine-tuning on gold answers)."),
     model_type: str = typer.Option("decoder", "--model-type", help="decoder or encoder_decoder (T5-class)."),
     split: str = typer.Option("train", "--split", help="Part of the task's split to curate (never test)."),
     split_name: str = typer.Option("default", "--split-name", help="Split file split/<task>__<name>.json."),
     max_rationale_tokens: Optional[int] = typer.Option(
         None, "--max-rationale-tokens", min=1, help="Drop rationales longer than N words and punctuation marks."),
     dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),
-    stop_phrase: str = typer.Option("END", "--stop-phrase", help="Appended to each label after a space ('' for "
+    stop_phrase: str = typer.Option(STOP_PHRASE, "--stop-phrase", help="Appended to each label after a space ('' for "
                                     "none); generation stops there."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Write a hosted fine-tuning API's training "
                                            "file instead: finetune_data/P_<platform>/F_<key>.jsonl, e.g. openai."),
@@ -40,7 +41,8 @@ def curate(
     """Write finetune_data/P_<model_type>/F_<key>.jsonl (+ .curate.json with config and stats) per task."""
     from rich.table import Table
 
-    from fcot.curate import check_trainable, curate as curate_completions, curate_dataset, curated_path, load_sources
+    from fcot.templates import check_trainable
+    from fcot.curate import curate as curate_completions, curate_dataset, curated_path, load_sources
     from fcot.curate import write_curated
     from fcot.formats import Dataset, check_writable, finetune_data_path
 

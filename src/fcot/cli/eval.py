@@ -13,6 +13,7 @@ from fcot.cli import app
 from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption,
                              announce_precision, console, on_interrupt, progress_bar, set_threads)
 from fcot.errors import ConfigError, DataError, ModelError
+from fcot.templates import TEMPLATES
 
 RUN_CONFIG = "fcot.yaml"
 
@@ -20,7 +21,7 @@ RUN_CONFIG = "fcot.yaml"
 def run_info(path: Path) -> dict[str, Any]:
     """What an `fcot train` run folder's `fcot.yaml` says: base model, template, task, stop phrase, finetune key."""
     from fcot.formats import read_yaml
-    from fcot.student.model import DONE_MARKER
+    from fcot.models.loading import DONE_MARKER
 
     config_file = path / RUN_CONFIG
     if not config_file.is_file():
@@ -49,13 +50,12 @@ def eval_(
                                 "by llama.cpp / onnxruntime, no torch) or smollm2-135m-instruct."),
     task: Optional[str] = typer.Option(None, "--task", help="Task key (default: the run's task)."),
     template: Optional[str] = typer.Option(
-        None, "--template", help="zs, zs_cot, fs_cot, ft_token, ft_cot_token or ft_cot_natural (default: the run's "
-        "template, else zs)."),
+        None, "--template", help=f"{', '.join(TEMPLATES)} (default: the run's template, else zs)."),
     split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test or train."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
-                                                 help="Generation limit (default: 128 for CoT templates, else 32)."),
+                                                 help="Generation limit (default: the template's, 128 when it writes a rationale, else 32)."),
     precision: Optional[str] = PrecisionOption,
     threads: Optional[int] = ThreadsOption,
     out: Path = OutDirOption,
@@ -77,11 +77,11 @@ def eval_(
                                              data_dir=data_dir))
         return
     from fcot.precision import check_precision
-    from fcot.student.model import DEFAULT_STUDENT, check_model_name
+    from fcot.models.loading import DEFAULT_STUDENT, check_model_name
     from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
-    from fcot.export import export_info
+    from fcot.models.edge import export_info
 
     exported = export_info(model)  # an fcot export (.gguf, ONNX folder) carries its run's info
     info = exported or run_info(Path(model).expanduser())
@@ -108,12 +108,12 @@ def eval_(
 def _load(model: str, threads: int | None, edge: bool) -> Any:
     """An export through its edge runtime (no torch), else a torch model."""
     if edge:
-        from fcot.export import load_edge
+        from fcot.models.edge import load_edge
 
         return load_edge(model, threads)
     from transformers.utils import logging as hf_logging
 
-    from fcot.student.model import load_model
+    from fcot.models.loading import load_model
 
     hf_logging.disable_progress_bar()  # our own bar is the only one
     set_threads(threads)

@@ -42,7 +42,8 @@ def serve(
     import uvicorn
 
     from fcot.cli.eval import run_info
-    from fcot.serve import create_app, load_generator
+    from fcot.models.completions import load_generator
+    from fcot.serve import create_app
 
     student_task = _student_task(model, run_info(Path(model).expanduser()), task, answer_type)
     set_threads(threads)

@@ -8,13 +8,8 @@ from __future__ import annotations
 
 from fcot.curate.io import curated_path, finetune_key, load_sources, read_sidecar, sidecar_path, write_curated
 from fcot.curate.samples import (
-    COT_TEMPLATES,
-    DEFAULT_STOP_PHRASE,
-    MODEL_TYPES,
-    TEMPLATES,
     CurateResult,
     CurateStats,
-    check_trainable,
     count_words,
     curate,
     curate_dataset,
@@ -23,13 +18,8 @@ from fcot.curate.samples import (
 )
 
 __all__ = [
-    "COT_TEMPLATES",
     "CurateResult",
     "CurateStats",
-    "DEFAULT_STOP_PHRASE",
-    "MODEL_TYPES",
-    "TEMPLATES",
-    "check_trainable",
     "count_words",
     "curate",
     "curate_dataset",

@@ -15,14 +15,10 @@ from typing import Callable
 from fcot.errors import ConfigError, DataError
 from fcot.formats import CompletionDataset, Dataset
 from fcot.tasks import Task, as_task
-from fcot.templates import ANSWER_PREFIXES, format_input, format_label
+from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label
 
 log = logging.getLogger(__name__)
 
-COT_TEMPLATES = ("ft_cot_token", "ft_cot_natural")
-TEMPLATES = ("ft_token", *COT_TEMPLATES)
-MODEL_TYPES = ("decoder", "encoder_decoder")
-DEFAULT_STOP_PHRASE = "END"  # the label ends with " END"; generation stops there
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
@@ -60,16 +56,6 @@ class CurateResult:
     config: dict = field(default_factory=dict)  # how they were made, written to the sidecar
 
 
-def check_trainable(template: str, model_type: str) -> None:
-    """Raise ConfigError unless template and model type make a trainable pair."""
-    if template not in TEMPLATES:
-        raise ConfigError(f"template {template!r} cannot be trained on; use one of {', '.join(TEMPLATES)}")
-    if model_type not in MODEL_TYPES:
-        raise ConfigError(f"model type {model_type!r} is unknown; use decoder or encoder_decoder")
-    if template == "ft_cot_natural" and model_type == "encoder_decoder":
-        raise ConfigError("template ft_cot_natural is decoder-only; use ft_cot_token for encoder-decoder models")
-
-
 def split_indices(task: Task, split: str = "train", split_name: str = "default", data_dir: str | Path | None = None
                   ) -> list[int]:
     """Sample indices of one part of a task's split; the test part is refused, so it never leaks into training."""
@@ -83,7 +69,7 @@ def split_indices(task: Task, split: str = "train", split_name: str = "default",
 
 def step2_correct(task: Task, prediction_template: str = "zs_cot") -> Callable[[dict], bool]:
     """The paper's filter: the task's answer extraction finds the gold answer in the step-2 completion."""
-    prefix = ANSWER_PREFIXES[prediction_template]
+    prefix = TEMPLATES[prediction_template].answer_prefix
 
     def correct(c: dict) -> bool:
         if not isinstance(c.get("completion"), str) or c.get("answer") is None:
@@ -110,7 +96,7 @@ def _row(template: str, model_type: str, task: Task, source: dict, stop_phrase: 
 def curate(
     completions: CompletionDataset,
     task: Task | str | None = None,
-    template: str = "ft_cot_token",
+    template: str = DEFAULT_TEMPLATE,
     model_type: str = "decoder",
     *,
     split: str = "train",
@@ -120,12 +106,12 @@ def curate(
     max_rationale_tokens: int | None = None,
     count_tokens: Callable[[str], int] = count_words,
     dedupe: bool = False,
-    stop_phrase: str | None = DEFAULT_STOP_PHRASE,
+    stop_phrase: str | None = STOP_PHRASE,
     is_correct: Callable[[dict], bool] | None = None,
 ) -> CurateResult:
     """Training samples from the correct teacher completions of a task's train split."""
     check_trainable(template, model_type)
-    if template not in COT_TEMPLATES:
+    if not TEMPLATES[template].writes_rationale:
         raise ConfigError(f"template {template} trains on gold answers, not teacher completions; curate the task's "
                           f"Dataset instead (e.g. `fcot curate {completions.dataset_key} --template ft_token`)")
     task = as_task(task or completions.dataset_key)
@@ -181,11 +167,11 @@ def curate_dataset(
     split_name: str = "default",
     sample_indices: list[int] | None = None,
     data_dir: str | Path | None = None,
-    stop_phrase: str | None = DEFAULT_STOP_PHRASE,
+    stop_phrase: str | None = STOP_PHRASE,
 ) -> CurateResult:
     """Vanilla fine-tuning samples (`ft_token`): the train split's questions with their gold answers."""
     check_trainable(template, model_type)
-    if template != "ft_token":
+    if TEMPLATES[template].writes_rationale:
         raise ConfigError(f"template {template} needs teacher rationales; curate a completions file, not a Dataset")
     task = as_task(task or dataset.dataset_key)
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)

@@ -14,21 +14,18 @@ from typing import Iterable
 from fcot.errors import DataError
 from fcot.formats import CompletionDataset, write_json
 from fcot.tasks import EXTRACTION_VERSION, Task, as_task
-from fcot.templates import ANSWER_PREFIXES, check_template
-
-# Strict mode: ft_cot_natural labels say "Therefore the answer is" (no comma), which the paper's prefix misses.
-STRICT_PREFIXES = {**ANSWER_PREFIXES, "ft_cot_natural": "Therefore the answer is"}
+from fcot.templates import get_template
 
 
 class Evaluator:
     """Checks completions of one task made with one prediction template."""
 
     def __init__(self, task: str | Task, template: str, strict: bool = False) -> None:
-        check_template(template)
+        spec = get_template(template)
         self.task = as_task(task)
         self.template = template
         self.strict = strict
-        self.prefix = (STRICT_PREFIXES if strict else ANSWER_PREFIXES)[template]
+        self.prefix = (spec.strict_prefix or spec.answer_prefix) if strict else spec.answer_prefix
 
     def check(self, completion: dict) -> dict:
         """The paper's per-completion record: correct, contains_answer, correct_format, complete."""

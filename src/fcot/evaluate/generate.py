@@ -13,24 +13,12 @@ from fcot.errors import ConfigError, DataError
 from fcot.evaluate.evaluator import Evaluation, evaluate_completions
 from fcot.formats import CompletionDataset, completion_path
 from fcot.precision import resolve_precision
-from fcot.student.generate import Generation, GenerationStats, generate
-from fcot.student.model import LoadedModel
+from fcot.models.generate import Generation, GenerationStats, generate
+from fcot.models.loading import LoadedModel
 from fcot.tasks import Task, as_task
-from fcot.templates import TEMPLATES, format_input
+from fcot.templates import ZS_COT_ANSWER_TOKENS, format_input, get_template
 
 log = logging.getLogger(__name__)
-
-PROMPT_STOP = ("\nQ:",)  # prompting baselines: a small model goes on to invent the next question
-FINETUNE_STOP = ("END",)  # fine-tuned students learned labels ending in " END" (the paper's stop phrase)
-RATIONALE_TEMPLATES = ("zs_cot", "fs_cot", "ft_cot_token", "ft_cot_natural")  # answers open with a rationale
-DEFAULT_MAX_NEW_TOKENS = {t: 128 if t in RATIONALE_TEMPLATES else 32 for t in TEMPLATES}
-ZS_COT_ANSWER_TOKENS = 32  # step 2 of Zero-shot-CoT only states the answer
-
-
-def stop_phrases(template: str) -> tuple[str, ...]:
-    """Where a completion made with this template ends."""
-    return FINETUNE_STOP if template.startswith("ft_") else PROMPT_STOP
-
 
 def evaluate_model(
     loaded: Any,
@@ -52,8 +40,8 @@ def evaluate_model(
 ) -> tuple[CompletionDataset, Evaluation]:
     """Generate the student's answers to a task split with a template, save them, and score them.
 
-    `loaded` is a LoadedModel (torch) or an exported model from `fcot.export.load_edge` (one prompt at a time).
-    `stop` defaults to the template's stop phrases (" END" labels for fine-tuned templates, "\\nQ:" for prompts);
+    `loaded` is a LoadedModel (torch) or an exported model from `fcot.models.edge.load_edge` (one prompt at a time).
+    `stop` and `max_new_tokens` default to the template's (`fcot.templates.Template`);
     `precision` follows `fcot.precision` (auto: bf16 matmuls where the hardware has them, else fp32) for torch
     models; an export runs at the precision it was written in.
     `on_start()` is called once the inputs are checked, before generating; `progress(n)` after each batch.
@@ -73,8 +61,9 @@ def evaluate_model(
     cd = _load_or_new(path, task.key, base, template, finetune_key)
     todo = [s for s in samples if not _done(cd, s["sample_index"])]
     todo.sort(key=lambda s: len(prompts[s["sample_index"]]))  # similar lengths share a chunk, then a batch
-    limit_tokens = max_new_tokens or DEFAULT_MAX_NEW_TOKENS[template]
-    stop = tuple(stop_phrases(template) if stop is None else stop)
+    spec = get_template(template)
+    limit_tokens = max_new_tokens or spec.max_new_tokens
+    stop = tuple(spec.stop if stop is None else stop)
     cd.metadata.update({"split": split, "max_new_tokens": limit_tokens, "stop": list(stop)})
     if todo:
         log.info("%s: %d of %d samples to generate, %d already in %s", task.key, len(todo), len(samples),

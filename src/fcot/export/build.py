@@ -39,7 +39,7 @@ def parity_path(out: Path) -> Path:
 
 def export_run(run_dir: Path, info: dict, fmt: str, quantize: str | None = None, out: Path | None = None) -> Path:
     """Write the run's model as `fmt` (gguf or onnx) at out (default: `default_out`); info is the run's fcot.yaml."""
-    from fcot.student.model import DEFAULT_STUDENT, find_smollm2_gguf, load_model, models_dir
+    from fcot.models.loading import DEFAULT_STUDENT, find_smollm2_gguf, load_model, models_dir
 
     quantize = check_format(fmt, quantize)
     if not info.get("task"):

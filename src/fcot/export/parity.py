@@ -19,8 +19,8 @@ DEFAULT_PARITY = 100  # test questions a parity check answers
 def check_parity(run_dir: Path, export: Path, info: dict, n: int = DEFAULT_PARITY, threads: int | None = None,
                  max_new_tokens: int | None = None, data_dir: Path | None = None) -> dict:
     """Answer the first n test questions with the run (torch fp32, batch 1) and the export; compare and save beside it."""
-    from fcot.export.edge import load_edge
-    from fcot.student.model import load_model
+    from fcot.models.edge import load_edge
+    from fcot.models.loading import load_model
 
     if threads:
         import torch

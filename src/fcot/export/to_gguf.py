@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fcot.errors import ModelError
-from fcot.export.edge import GGUF_RUN_KEY
+from fcot.models.edge import GGUF_RUN_KEY
 
 GGUF_TYPES = ("f16", "q8_0", "f32")  # what --quantize accepts for GGUF; f16 first (the default)
 QUANT_BLOCK = 32  # Q8_0 quantizes rows in blocks of 32 values; other rows stay f16

@@ -2,7 +2,7 @@
 
 optimum-onnx needs transformers < 4.58, so the graph is traced here with torch.onnx (TorchScript exporter) from
 `CachedLlama`: the model's own modules over explicit past key/value tensors, returning the last position's logits
-and the grown cache. The folder holds `model.onnx`, `tokenizer.json` and `fcot-export.json` (see `fcot.export.edge`).
+and the grown cache. The folder holds `model.onnx`, `tokenizer.json` and `fcot-export.json` (see `fcot.models.edge`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fcot.errors import ModelError
-from fcot.export.edge import ONNX_MANIFEST
+from fcot.models.edge import ONNX_MANIFEST
 from fcot.formats import write_json
 
 ONNX_TYPES = ("fp32", "int8")  # what --quantize accepts for ONNX; int8 = dynamic quantisation of the MatMul weights

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fcot.errors import ModelError
-from fcot.serve.generate import Batcher, ContextTooLong, GenOutput, GenParams, Generator
+from fcot.models.completions import Batcher, ContextTooLong, GenOutput, GenParams, Generator
 from fcot.serve.protocol import (APIError, ChatMessage, ChatRequest, CompletionRequest, envelope, new_id, usage)
 from fcot.serve.stream import chat_events, completion_events, guarded
 from fcot.serve.student_task import StudentTask

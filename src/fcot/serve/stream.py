@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from fcot.errors import ModelError
-from fcot.serve.generate import GenParams, Generator
+from fcot.models.completions import GenParams, Generator
 from fcot.serve.protocol import APIError, envelope, new_id, sse, usage
 from fcot.serve.student_task import StudentTask
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fcot.errors import ConfigError
-from fcot.evaluate.generate import DEFAULT_MAX_NEW_TOKENS, stop_phrases
 from fcot.tasks import Task
-from fcot.templates import LABELS, answer_prefix, format_input
+from fcot.templates import TEMPLATES, TRAINABLE, Template, format_input
 
 
 @dataclass(frozen=True)
@@ -29,25 +28,25 @@ class StudentTask:
     stop_phrase: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.template, "decoder") not in LABELS:
+        if self.template not in TRAINABLE or "decoder" not in TEMPLATES[self.template].labels:
             raise ConfigError(f"template {self.template!r} is not a fine-tuning template; serve a run trained "
-                              f"with one of {', '.join(t for t, kind in LABELS if kind == 'decoder')}")
+                              f"with one of {', '.join(TRAINABLE)}")
+
+    @property
+    def spec(self) -> Template:
+        return TEMPLATES[self.template]
 
     @property
     def stop(self) -> tuple[str, ...]:
-        return (self.stop_phrase,) if self.stop_phrase else stop_phrases(self.template)
+        return (self.stop_phrase,) if self.stop_phrase else self.spec.stop
 
     @property
     def max_tokens(self) -> int:
-        return DEFAULT_MAX_NEW_TOKENS[self.template]
+        return self.spec.max_new_tokens
 
     @property
     def separator(self) -> str | None:
-        """What the trained labels put between rationale and answer (e.g. `-->`); None without a rationale."""
-        label = LABELS[(self.template, "decoder")]
-        if "{rationale}" not in label:
-            return None
-        return label.partition("{rationale}")[2].partition("{answer}")[0].strip()
+        return self.spec.separator
 
     def describe(self) -> dict:
         return {"task": self.task.key, "template": self.template, "stop": list(self.stop)}
@@ -59,7 +58,7 @@ class StudentTask:
     def reply(self, completion: str) -> Reply:
         """The finished completion (cut at the stop phrase) as rationale and extracted answer."""
         rationale = completion.partition(self.separator)[0].strip() if self.separator else ""
-        answer = self.task.extract_answer(completion, answer_prefix(self.template))
+        answer = self.task.extract_answer(completion, self.spec.answer_prefix)
         parts = [rationale, f"Answer: {answer}" if answer is not None else ""]
         return Reply("\n\n".join(p for p in parts if p) or completion.strip(),
                      {"task": self.task.key, "answer": answer, "rationale": rationale, "completion": completion})

@@ -6,18 +6,14 @@
 from __future__ import annotations
 
 from fcot.student.config import StudentConfig
-from fcot.student.model import DEFAULT_STUDENT, LoadedModel, load_model
 from fcot.student.train import CONFIG_FILE, METRICS_FILE, TrainResult, is_complete, last_checkpoint, train
 
 __all__ = [
     "CONFIG_FILE",
-    "DEFAULT_STUDENT",
-    "LoadedModel",
     "METRICS_FILE",
     "StudentConfig",
     "TrainResult",
     "is_complete",
     "last_checkpoint",
-    "load_model",
     "train",
 ]

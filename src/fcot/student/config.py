@@ -29,7 +29,7 @@ class StudentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), validate_assignment=True)
 
     # --- model
-    model: str = DEFAULT_MODEL  # alias, local HF folder, .gguf file or hub name (see fcot.student.model)
+    model: str = DEFAULT_MODEL  # alias, local HF folder, .gguf file or hub name (see fcot.models.loading)
     lora: bool = True  # LoRA adapters (merged into the base at the end) instead of full fine-tuning
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)

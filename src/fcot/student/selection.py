@@ -13,9 +13,9 @@ from typing import Any
 
 from fcot.errors import FcotError
 from fcot.precision import resolve_precision
-from fcot.student.generate import generate
+from fcot.models.generate import generate
 from fcot.tasks import Task
-from fcot.templates import ANSWER_PREFIXES
+from fcot.templates import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ValidationScorer:
                                compute_dtype=resolve_precision(self.precision).torch_dtype)
         finally:
             model.train(was_training)
-        prefix = ANSWER_PREFIXES[self.template]
+        prefix = TEMPLATES[self.template].answer_prefix
         right = sum(self.task.answers_correctly(o.text, gold, prefix) for o, gold in zip(outs, self.golds))
         return right / len(self.golds)
 
@@ -57,7 +57,7 @@ def validation_scorer(rows: list[dict], meta: dict | None, tokenizer: Any, model
 
     meta = meta or {}
     template, key = meta.get("template"), meta.get("dataset_key")
-    if not rows or template not in ANSWER_PREFIXES or not key or any("sample_index" not in r for r in rows):
+    if not rows or template not in TEMPLATES or not key or any("sample_index" not in r for r in rows):
         return None
     try:
         task = resolve_task(key)

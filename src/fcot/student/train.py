@@ -22,7 +22,7 @@ from fcot.errors import ConfigError
 from fcot.formats import read_json, write_atomic, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
-from fcot.student.model import DONE_MARKER, load_model
+from fcot.models.loading import DONE_MARKER, load_model
 from fcot.student.selection import validation_scorer
 
 log = logging.getLogger(__name__)

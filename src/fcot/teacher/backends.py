@@ -25,7 +25,7 @@ class LocalBackend:
     cacheable = True
 
     def __init__(self, name_or_path: str, max_batch: int = 8, device: str | None = None) -> None:
-        from fcot.serve.generate import Batcher, load_generator
+        from fcot.models.completions import Batcher, load_generator
 
         self.generator = load_generator(name_or_path, device=device)
         self.batcher = Batcher(self.generator, max_batch=max_batch)
@@ -37,7 +37,7 @@ class LocalBackend:
         self, prompt: str, sampling: Sampling, indices: Sequence[int], sample_index: int | None = None
     ) -> list[Choice]:
         """Generate one completion per index (as `n` sequences of one prompt)."""
-        from fcot.serve.generate import ContextTooLong, GenParams
+        from fcot.models.completions import ContextTooLong, GenParams
 
         params = GenParams(sampling.max_tokens, sampling.temperature, sampling.top_p, len(indices), sampling.stop or ())
         try:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fcot.errors import ModelError
-from fcot.student.model import DEFAULT_STUDENT, default_student_dir, load_model, save_tiny_model
+from fcot.models import DEFAULT_STUDENT, default_student_dir, load_model, save_tiny_model
 
 
 @pytest.mark.parametrize("model_type", ["decoder", "encoder_decoder"])

@@ -1,4 +1,4 @@
-"""Completions the way the OpenAI API reports them, over `fcot.student.generate`, for `fcot serve` and `local:`.
+"""Completions the way the OpenAI API reports them, over `fcot.models.generate`, for `fcot serve` and `local:`.
 
 `Generator.generate` completes prompts (`n` each) with finish reasons and token counts; `Batcher` groups
 concurrent requests with the same sampling parameters into one `generate` call on a worker thread.
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from fcot.errors import ModelError
-from fcot.student.generate import generate as generate_batch
-from fcot.student.generate import stop_token_ids, trim_at_stop
+from fcot.models.generate import generate as generate_batch
+from fcot.models.generate import stop_token_ids, trim_at_stop
 
 
 class ContextTooLong(ModelError):
@@ -71,10 +71,10 @@ def check_device(device: str) -> None:
 
 
 def load_generator(name_or_path: str | Path, device: str | None = None, precision: str = "auto") -> "Generator":
-    """A Generator for a model folder, .gguf file or the default student alias (via fcot.student.model)."""
+    """A Generator for a model folder, .gguf file or the default student alias (via fcot.models.loading)."""
     import torch
 
-    from fcot.student.model import load_model
+    from fcot.models.loading import load_model
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     check_device(device)

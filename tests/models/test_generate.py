@@ -9,8 +9,8 @@ from fcot.errors import ConfigError
 from fcot.evaluate.generate import evaluate_model
 from fcot.formats import CompletionDataset, completion_path
 from fcot.precision import cpu_bf16_unit
-from fcot.student.generate import generate, trim_at_stop
-from fcot.student.model import load_model, save_tiny_model
+from fcot.models.generate import generate, trim_at_stop
+from fcot.models import load_model, save_tiny_model
 
 PROMPTS = ["3 + 5 =", "Tom has 3 apples and buys 5 more. How many apples does he have?", "Q: x", "Answer Choices:"]
 

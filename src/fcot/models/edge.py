@@ -1,7 +1,7 @@
 """Generation with an exported student and no torch: llama.cpp for a `.gguf` file, onnxruntime for an ONNX folder.
 
 `load_edge(path)` gives an `EdgeGenerator` whose `generate(prompts, max_new_tokens=, stop=)` returns the same
-`Generation` records as `fcot.student.generate.generate` (greedy, one prompt at a time). `export_info(path)` reads
+`Generation` records as `fcot.models.generate.generate` (greedy, one prompt at a time). `export_info(path)` reads
 the run an export came from (task, template, stop phrase), so `fcot eval` and `fcot serve` can be task-aware.
 """
 
@@ -18,7 +18,7 @@ from fcot.errors import ModelError
 from fcot.formats import read_json
 
 if TYPE_CHECKING:
-    from fcot.student.generate import Generation, GenerationStats
+    from fcot.models.generate import Generation, GenerationStats
 
 GGUF_RUN_KEY = "fcot.run"  # GGUF metadata key holding the run info as JSON
 ONNX_MANIFEST = "fcot-export.json"  # in an ONNX export folder: model file, shapes, EOS ids and the run info
@@ -66,7 +66,7 @@ class EdgeGenerator:
         progress: Callable[[int], None] | None = None,
     ) -> tuple[list[Generation], GenerationStats]:
         """Completions of prompts in the order given, each cut before its first stop phrase; `progress(1)` after each."""
-        from fcot.student.generate import GenerationStats
+        from fcot.models.generate import GenerationStats
 
         stop = tuple(s for s in stop if s)
         started, outs = time.perf_counter(), []
@@ -101,7 +101,7 @@ class LlamaCppGenerator(EdgeGenerator):
         self.dtype = f"gguf {LlamaFileType(int(file_type)).name.lower()}" if file_type else "gguf"
 
     def _complete(self, prompt: str, max_new_tokens: int, stop: tuple[str, ...]) -> Generation:
-        from fcot.student.generate import Generation
+        from fcot.models.generate import Generation
 
         try:
             out = self.llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=0.0, top_k=1,
@@ -141,7 +141,7 @@ class OnnxGenerator(EdgeGenerator):
     def _complete(self, prompt: str, max_new_tokens: int, stop: tuple[str, ...]) -> Generation:
         import numpy as np
 
-        from fcot.student.generate import Generation, trim_at_stop
+        from fcot.models.generate import Generation, trim_at_stop
 
         feed, past, new = self.tokenizer.encode(prompt).ids, self._empty_past(), []
         window = max((len(s) for s in stop), default=0) + 4  # tokens: each holds at least one character
