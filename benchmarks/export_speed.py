@@ -18,7 +18,7 @@ from pathlib import Path
 
 import common  # benchmarks/common.py, beside this script
 
-from fcot.cli.eval import run_info
+from fcot.student.run import run_info
 from fcot.export import export_run
 from fcot.models.edge import load_edge
 from fcot.export.parity import answer_questions, compare

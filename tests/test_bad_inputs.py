@@ -68,7 +68,7 @@ CASES = [
     ([*API, "--temperature", "warm"], 2, "'--temperature'"),
     (["curate", "multiarith", "--max-rationale-tokens", "0"], 2, "'--max-rationale-tokens'"),
     (["tasks", "--bogus"], 2, "No such option: --bogus"),
-    (["evaluate"], 2, "Missing argument"),
+    (["score"], 2, "Missing argument"),
     (["eval"], 2, "Missing argument"),
     (["report", "results.json", "extra"], 2, "unexpected extra argument"),
     (["train", "curated.jsonl", "--epochs", "many"], 2, "'--epochs'"),
@@ -187,15 +187,15 @@ CASES = [
     (["eval", "fakemodel", "--task", "latin1.csv", "--answer-type", "number"], 2, "not a UTF-8 text file"),
     (["eval", "k", "--platform", "nosuch", "--task", "coin_flip"], 2, "unknown platform 'nosuch'"),
     # --- evaluate ---
-    (["evaluate", "missing.json"], 2, "no such file or folder"),
-    (["evaluate", "emptydir"], 2, "no D_*.json completion files"),
-    (["evaluate", "D_latin1.json"], 2, "not a UTF-8 text file"),
-    (["evaluate", "bad.json"], 2, "not valid JSON"),
-    (["evaluate", "empty.jsonl"], 2, "empty file"),
-    (["evaluate", "D_gsm8k.json", "--split", "dev"], 2, "unknown split part"),
-    (["evaluate", "D_gsm8k.json", "--answer-type", "number"], 2, "--answer-type needs --task"),
-    (["evaluate", "D_gsm8k.json", "--task", "latin1.csv", "--answer-type", "number"], 2, "not a UTF-8"),
-    (["evaluate", "D_gsm8k.json", "--split", "test", "--data-dir", "nowhere"], 2, "no dataset/ folder"),
+    (["score", "missing.json"], 2, "no such file or folder"),
+    (["score", "emptydir"], 2, "no D_*.json completion files"),
+    (["score", "D_latin1.json"], 2, "not a UTF-8 text file"),
+    (["score", "bad.json"], 2, "not valid JSON"),
+    (["score", "empty.jsonl"], 2, "empty file"),
+    (["score", "D_gsm8k.json", "--split", "dev"], 2, "unknown split part"),
+    (["score", "D_gsm8k.json", "--answer-type", "number"], 2, "--answer-type needs --task"),
+    (["score", "D_gsm8k.json", "--task", "latin1.csv", "--answer-type", "number"], 2, "not a UTF-8"),
+    (["score", "D_gsm8k.json", "--split", "test", "--data-dir", "nowhere"], 2, "no dataset/ folder"),
     # --- report ---
     (["report", "empty_results"], 2, "the results list is empty"),
     (["report", "empty_results/results.json"], 2, "the results list is empty"),
@@ -303,7 +303,7 @@ def test_bad_input(argv, code, fragment, workspace, server, capsys):
 
 def test_table_covers_every_verb_but_serve():
     verbs = {argv[0] for argv, _, _ in CASES}
-    assert {"teach", "curate", "train", "eval", "evaluate", "report", "run", "tasks"} <= verbs
+    assert {"teach", "curate", "train", "eval", "score", "report", "run", "tasks"} <= verbs
     assert len(CASES) >= 100
 
 

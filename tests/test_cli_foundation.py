@@ -1,4 +1,4 @@
-"""`fcot tasks` and `fcot evaluate` end to end, including bad input (exit 2, one `error:` line)."""
+"""`fcot tasks` and `fcot score` end to end, including bad input (exit 2, one `error:` line)."""
 
 from __future__ import annotations
 
@@ -29,14 +29,14 @@ def test_tasks_json(fcot, shared_data):
 
 
 def test_evaluate_folder_json_matches_paper(fcot, shared_data):
-    result = fcot("evaluate", shared_data / "completion_data", "--json")
+    result = fcot("score", shared_data / "completion_data", "--json")
     assert result.code == 0, result.stderr
     found = {r["dataset_key"]: round(100 * r["accuracy"], 2) for r in json.loads(result.stdout)}
     assert found == PAPER_ACCURACY
 
 
 def test_evaluate_test_split_table(fcot, shared_data):
-    result = fcot("evaluate", shared_data / TEACHER / "D_gsm8k.json", "--split", "test", "--data-dir", shared_data)
+    result = fcot("score", shared_data / TEACHER / "D_gsm8k.json", "--split", "test", "--data-dir", shared_data)
     assert result.code == 0, result.stderr
     assert "396" in result.stdout and "38.64" in result.stdout
 
@@ -51,15 +51,15 @@ def test_evaluate_custom_task(fcot, tmp_path):
     questions = tmp_path / "sums.csv"
     questions.write_text("q,a\n" + "".join(f"{i}+{i}?,{2 * i}\n" for i in range(10)))
     path = _write(tmp_path / "D_sums.json", _sums(tmp_path, "sums"))
-    result = fcot("evaluate", path, "--task", questions, "--answer-type", "number")
+    result = fcot("score", path, "--task", questions, "--answer-type", "number")
     assert result.code == 2 and "sums.csv: row 1: no 'question' or 'answer'" in result.stderr
-    args = ["evaluate", path, "--task", questions, "--answer-type", "number", "--question-field", "q",
+    args = ["score", path, "--task", questions, "--answer-type", "number", "--question-field", "q",
             "--answer-field", "a", "--json"]
     result = fcot(*args)
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)[0]["accuracy"] == pytest.approx(0.6)  # i = 0 and the five odd i
     assert json.loads(fcot(*args, "--split", "test").stdout)[0]["n"] == 3
-    unregistered = fcot("evaluate", path)
+    unregistered = fcot("score", path)
     assert unregistered.code == 2 and "unknown task 'sums'" in unregistered.stderr
 
 
@@ -99,7 +99,7 @@ ONE = {"0": [{"sample_index": 0, "completion_index": 0, "answer": "18", "complet
 def test_evaluate_bad_input(fcot, tmp_path, name, content, extra, expected):
     path = _write(tmp_path / name, content)
     _write(tmp_path / "q.jsonl", '{"question": "Q", "answer": "1"}\n')
-    result = fcot("evaluate", path, *extra, cwd=tmp_path)
+    result = fcot("score", path, *extra, cwd=tmp_path)
     assert result.code == 2, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
@@ -109,8 +109,8 @@ def test_evaluate_bad_input(fcot, tmp_path, name, content, extra, expected):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["evaluate", "missing.json"], "missing.json: no such file or folder"),
-        (["evaluate", "."], "no D_*.json completion files"),
+        (["score", "missing.json"], "missing.json: no such file or folder"),
+        (["score", "."], "no D_*.json completion files"),
         (["tasks", "--data-dir", "nowhere"], "nowhere: no dataset/ folder"),
     ],
 )
@@ -121,7 +121,7 @@ def test_path_errors(fcot, tmp_path, args, expected):
 
 
 def test_help_lists_options(fcot):
-    result = fcot("evaluate", "--help")
+    result = fcot("score", "--help")
     assert result.code == 0 and "--split" in result.stdout and "--json" in result.stdout
 
 
@@ -129,7 +129,15 @@ def test_evaluate_folder_finds_student_files(tmp_path, shared_data, fcot):
     source = shared_data / "completion_data" / "B_text-davinci-002__C_zs_cot" / "D_addsub.json"
     (tmp_path / "F_zs_cot_addsub__D_addsub.json").write_bytes(source.read_bytes())
     (tmp_path / "notes.json").write_text("{}")  # not a completion file: ignored
-    result = fcot("evaluate", tmp_path, "--json", "--data-dir", shared_data)
+    result = fcot("score", tmp_path, "--json", "--data-dir", shared_data)
     assert result.code == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [round(100 * r["accuracy"], 2) for r in rows] == [71.39]
+
+
+def test_old_verb_evaluate_still_scores_and_names_the_new_one(fcot, shared_data):
+    old = fcot("evaluate", shared_data / TEACHER / "D_gsm8k.json", "--json")
+    new = fcot("score", shared_data / TEACHER / "D_gsm8k.json", "--json")
+    assert old.code == new.code == 0 and old.stdout == new.stdout
+    assert "`fcot evaluate` is now `fcot score`" in old.stderr
+    assert "│ evaluate" not in fcot("--help").stdout and "│ score" in fcot("--help").stdout  # hidden from the list

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from fcot.errors import ConfigError
 from fcot.formats import read_yaml
 from fcot.student.config import StudentConfig
+from fcot.teacher.config import TeachConfig
 from fcot.templates import DEFAULT_TEMPLATE, TEMPLATES
 
 CONFIG_FILE = "fcot.yaml"  # the experiment's config, kept beside its results
@@ -32,10 +33,10 @@ class TeacherSection(_Section):
 
     teacher: str = "recorded:text-davinci-002"  # backend:model — recorded:<name|path>, openai:<model>, local:<path>
     base_url: Optional[str] = None  # OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, ...)
-    samples: int = Field(1, ge=1)  # diverse reasoning: rationales per question
-    temperature: float = Field(0.0, ge=0)  # 0 = greedy; the paper used 0.7 for diverse reasoning
-    max_tokens: int = Field(128, ge=1)  # rationale length limit, as in the paper
-    concurrency: int = Field(16, ge=1)
+    samples: int = Field(TeachConfig.samples, ge=1)  # diverse reasoning: rationales per question
+    temperature: float = Field(TeachConfig.temperature, ge=0)  # 0 = greedy; the paper used 0.7 for diverse reasoning
+    max_tokens: int = Field(TeachConfig.max_tokens, ge=1)  # rationale length limit, as in the paper
+    concurrency: int = Field(TeachConfig.concurrency, ge=1)
     usd_per_1k_tokens: float = Field(0.02, ge=0)  # text-davinci-002's price when the paper's data was made
 
 

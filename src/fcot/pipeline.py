@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from fcot.config import CONFIG_FILE, RunConfig
 from fcot.errors import ConfigError
@@ -18,6 +18,13 @@ from fcot.formats import check_writable, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
 from fcot.templates import TEMPLATES
+
+if TYPE_CHECKING:
+    from fcot.formats import CompletionDataset
+    from fcot.models import LoadedModel
+    from fcot.student import StudentConfig
+    from fcot.tasks import Task
+    from fcot.teacher import TeachConfig
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,7 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
     return experiment
 
 
-def check_experiment(config: RunConfig) -> list[Any]:
+def check_experiment(config: RunConfig) -> list[Task]:
     """Check everything that can fail before any work (tasks, data, teacher, student, output folder); the tasks."""
     from fcot.resources import data_dir
     from fcot.models.loading import check_model_name
@@ -87,7 +94,7 @@ def _check_previous_config(config: RunConfig, root: Path) -> None:
                           f"set another name (name=...) or delete {root} to start over")
 
 
-def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
+def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
               train_progress: Callable[[dict], None] | None) -> Iterator[Result]:
     """Each stage of one task, yielding results as soon as they are measured."""
     from fcot.models.loading import load_model
@@ -122,17 +129,17 @@ def _run_task(config: RunConfig, task: Any, root: Path, notify: Notify,
                                   teacher_tokens if template != "ft_token" else None)
 
 
-def _teach_config(config: RunConfig, task: Any, root: Path):
+def _teach_config(config: RunConfig, task: Task, root: Path) -> TeachConfig:
     """The `fcot teach` options of the config's teacher section."""
     from fcot.teacher import TeachConfig
 
     t = config.teacher
-    return TeachConfig(task=task.key, teacher=t.teacher, base_url=t.base_url, samples=t.samples,
+    return TeachConfig(task=task, teacher=t.teacher, base_url=t.base_url, samples=t.samples,
                        temperature=t.temperature, max_tokens=t.max_tokens, concurrency=t.concurrency,
                        split="all", out=root, data_dir=config.data_dir)
 
 
-def _teach(config: RunConfig, task: Any, root: Path):
+def _teach(config: RunConfig, task: Task, root: Path) -> CompletionDataset:
     """Teacher completions for the task's train and test questions (cached, resumable)."""
     from fcot.teacher import teach
 
@@ -143,7 +150,7 @@ def _token_counter(tokenizer: Any) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
-def _teacher_result(config: RunConfig, task: Any, completions: Any, test: list[int], count) -> Result:
+def _teacher_result(config: RunConfig, task: Task, completions: CompletionDataset, test: list[int], count) -> Result:
     from fcot.evaluate import evaluate_completions
 
     evaluation = evaluate_completions(completions, sample_indices=test, completion_indices=[0], task=task)
@@ -156,7 +163,7 @@ def _teacher_result(config: RunConfig, task: Any, completions: Any, test: list[i
                   note=f"teacher tokens counted with the student's tokenizer, at ${config.teacher.usd_per_1k_tokens}/1k")
 
 
-def _curate(config: RunConfig, task: Any, completions: Any, root: Path):
+def _curate(config: RunConfig, task: Task, completions: CompletionDataset, root: Path):
     from fcot.curate import curate, curated_path, write_curated
 
     c = config.curate
@@ -168,7 +175,7 @@ def _curate(config: RunConfig, task: Any, completions: Any, root: Path):
     return write_curated(result, curated_path(root, result)), result.stats
 
 
-def _curate_vanilla(config: RunConfig, task: Any, root: Path) -> Path:
+def _curate_vanilla(config: RunConfig, task: Task, root: Path) -> Path:
     from fcot.curate import curate_dataset, curated_path, write_curated
 
     result = curate_dataset(task.load_dataset(config.data_dir), task, "ft_token", split="train",
@@ -178,7 +185,7 @@ def _curate_vanilla(config: RunConfig, task: Any, root: Path) -> Path:
     return write_curated(result, curated_path(root, result))
 
 
-def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file: Path, student: Any, root: Path,
+def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file: Path, student: StudentConfig, root: Path,
                         notify: Notify, train_progress: Callable[[dict], None] | None,
                         teacher_tokens: int | None) -> Result:
     from fcot.student import train
@@ -198,7 +205,7 @@ def _train_and_evaluate(config: RunConfig, task: Any, template: str, train_file:
                                      "teacher_tokens": teacher_tokens})
 
 
-def _evaluate(config: RunConfig, task: Any, loaded: Any, template: str, root: Path, finetune_key: str | None,
+def _evaluate(config: RunConfig, task: Task, loaded: LoadedModel, template: str, root: Path, finetune_key: str | None,
               notify: Notify) -> Result:
     from fcot.evaluate.generate import evaluate_model
 

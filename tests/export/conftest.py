@@ -44,6 +44,6 @@ def known() -> int:
 @pytest.fixture(scope="session")
 def tiny_info(tiny_run) -> dict:
     """What `fcot eval` reads from the tiny run's fcot.yaml."""
-    from fcot.cli.eval import run_info
+    from fcot.student.run import run_info
 
     return run_info(tiny_run)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fcot.errors import DataError, TaskNotFound
+from fcot.errors import ConfigError, DataError, TaskNotFound
 from fcot.tasks import answer_trigger, get_task, list_tasks, load_dataset, load_split, seeded_split
 from fcot.tasks.task import Task, register_task
 
@@ -28,7 +28,7 @@ def test_unknown_key_suggests_close_matches():
 
 
 def test_register_twice_is_refused():
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ConfigError, match="already registered"):
         register_task(Task("gsm8k", "number"))
 
 

@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 # Verb modules, in pipeline order; each registers its commands on `app` when imported.
-VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "evaluate", "report", "run", "serve", "export"]
+VERB_MODULES = ["tasks", "teach", "curate", "train", "eval", "score", "report", "run", "serve", "export"]
 INTERRUPTED = 130  # typer's exit code for Ctrl-C (128 + SIGINT)
 _click_errors = sys.modules[typer.BadParameter.__module__]  # click's exceptions (recent typer vendors click)
 

@@ -15,28 +15,6 @@ from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, Prec
 from fcot.errors import ConfigError, DataError, ModelError
 from fcot.templates import TEMPLATES
 
-RUN_CONFIG = "fcot.yaml"
-
-
-def run_info(path: Path) -> dict[str, Any]:
-    """What an `fcot train` run folder's `fcot.yaml` says: base model, template, task, stop phrase, finetune key."""
-    from fcot.formats import read_yaml
-    from fcot.models.loading import DONE_MARKER
-
-    config_file = path / RUN_CONFIG
-    if not config_file.is_file():
-        return {}
-    if not (path / DONE_MARKER).exists():
-        raise ModelError(f"{path}: training run is unfinished (no {DONE_MARKER}); finish it with fcot train first")
-    raw = read_yaml(config_file) or {}
-    if not isinstance(raw, dict):
-        raise DataError(f"{config_file}: expected a mapping with student: and data: sections; fix or remove it")
-    student = raw.get("student") if isinstance(raw.get("student"), dict) else {}
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-    return {"base_model": student.get("model"), "template": data.get("template"), "task": data.get("dataset_key"),
-            "stop_phrase": data.get("stop_phrase"), "finetune_key": path.name}
-
-
 def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:
     gen = cd.metadata.get("generation", {})
     return {"task": evaluation.dataset_key, "template": evaluation.template, "n": evaluation.n,
@@ -82,6 +60,7 @@ def eval_(
     from fcot.templates import check_template
 
     from fcot.models.edge import export_info
+    from fcot.student.run import run_info
 
     exported = export_info(model)  # an fcot export (.gguf, ONNX folder) carries its run's info
     info = exported or run_info(Path(model).expanduser())

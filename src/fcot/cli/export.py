@@ -30,7 +30,7 @@ def export(
     data_dir: Optional[Path] = DataDirOption,
 ) -> None:
     """Export a trained student as GGUF or ONNX, runnable without torch, and check it answers like the run."""
-    from fcot.cli.eval import run_info
+    from fcot.student.run import run_info
     from fcot.export import check_format, check_parity, export_run, parity_path
 
     quiet_libraries()

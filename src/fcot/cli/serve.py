@@ -41,7 +41,7 @@ def serve(
     quiet_libraries()
     import uvicorn
 
-    from fcot.cli.eval import run_info
+    from fcot.student.run import run_info
     from fcot.models.completions import load_generator
     from fcot.serve import create_app
 

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 from fcot.student.config import StudentConfig
-from fcot.student.train import CONFIG_FILE, METRICS_FILE, TrainResult, is_complete, last_checkpoint, train
+from fcot.student.run import CONFIG_FILE, METRICS_FILE, is_complete, last_checkpoint, run_info
+from fcot.student.train import TrainResult, train
 
 __all__ = [
     "CONFIG_FILE",
@@ -15,5 +16,6 @@ __all__ = [
     "TrainResult",
     "is_complete",
     "last_checkpoint",
+    "run_info",
     "train",
 ]

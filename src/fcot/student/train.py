@@ -7,7 +7,6 @@ was picked from, and a `.fcot-complete` marker written last: a dir without it is
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -16,20 +15,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from fcot.errors import ConfigError
 from fcot.formats import read_json, write_atomic, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
+from fcot.student.run import (CHECKPOINTS, CONFIG_FILE, METRICS_FILE, is_complete, last_checkpoint, read_record,
+                              run_record, same_run, sha256)
 from fcot.student.selection import validation_scorer
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
-CONFIG_FILE = "fcot.yaml"
-METRICS_FILE = "train_metrics.json"
 
 
 @dataclass
@@ -62,47 +58,6 @@ class TrainResult:
         return cls(**{**raw, "out_dir": Path(raw["out_dir"])})
 
 
-def is_complete(out_dir: str | Path) -> bool:
-    """Whether a run dir holds a finished run."""
-    return (Path(out_dir) / DONE_MARKER).exists()
-
-
-def last_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest `checkpoints/checkpoint-N` of a run dir, if any."""
-    found = [p for p in (Path(out_dir) / CHECKPOINTS).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _run_record(config: StudentConfig, train_file: Path, meta: dict | None, model_type: str) -> dict:
-    meta = meta or {}
-    return {
-        "student": config.resolved().model_dump(mode="json"),
-        "data": {"train_file": str(train_file.resolve()), "sha256": _sha256(train_file),
-                 **{k: meta.get(k) for k in ("dataset_key", "template", "stop_phrase", "teacher")}},
-        "model_type": model_type,
-        "lora_merged": config.lora,
-    }
-
-
-def _same_run(a: dict, b: dict) -> bool:
-    return a.get("student") == b.get("student") and a.get("data", {}).get("sha256") == b.get("data", {}).get("sha256")
-
-
-def _read_record(out_dir: Path) -> dict:
-    path = out_dir / CONFIG_FILE
-    if not path.exists():
-        return {}
-    try:
-        record = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML; use another --out, or delete the folder to start over") from exc
-    return record if isinstance(record, dict) else {}
-
-
 def train(
     config: StudentConfig,
     train_file: str | Path,
@@ -126,9 +81,9 @@ def train(
 
     loaded = load_model(config.model)
     check_model_type(data, loaded.model_type)
-    record = _run_record(config, data.path, data.meta, loaded.model_type)
-    previous = _read_record(out_dir)
-    if checkpoint is not None and previous and not _same_run(previous, record):
+    record = run_record(config, data.path, data.meta, loaded.model_type)
+    previous = read_record(out_dir)
+    if checkpoint is not None and previous and not same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
                           "use another --out, or delete the folder to start over")
     rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.val_max, config.seed)
@@ -225,9 +180,9 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
 
 def _finished_run(config: StudentConfig, train_file: Path, out_dir: Path) -> TrainResult:
     """The result of a complete run with the same config; a different config is refused."""
-    previous = _read_record(out_dir)
-    wanted = {"student": config.resolved().model_dump(mode="json"), "data": {"sha256": _sha256(train_file)}}
-    if not _same_run(previous, wanted):
+    previous = read_record(out_dir)
+    wanted = {"student": config.resolved().model_dump(mode="json"), "data": {"sha256": sha256(train_file)}}
+    if not same_run(previous, wanted):
         raise ConfigError(f"{out_dir}: holds a finished run with another config or train file; "
                           "use another --out, or delete the folder to train again")
     log.info("%s: already trained; nothing to do", out_dir)

@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from fcot.errors import DataError, TaskNotFound
+from fcot.errors import ConfigError, DataError, TaskNotFound
 from fcot.formats import Dataset, load_split as read_split_file, read_json
 from fcot.resources import data_dir as resolve_data_dir
 from fcot.tasks import answers
@@ -123,7 +123,7 @@ TASKS: dict[str, Task] = {}
 def register_task(task: Task, replace: bool = False) -> Task:
     """Add a task to the registry under its key."""
     if task.key in TASKS and not replace:
-        raise ValueError(f"task {task.key!r} is already registered")
+        raise ConfigError(f"task {task.key!r} is already registered; pass replace=True or pick another key")
     TASKS[task.key] = task
     return task
 

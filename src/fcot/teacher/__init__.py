@@ -1,26 +1,25 @@
-"""The teacher: two-step Zero-shot-CoT (or few-shot CoT) over `openai:`, `local:` and `recorded:` backends."""
+"""The teacher: two-step Zero-shot-CoT (or few-shot CoT) over `openai:`, `local:` and `recorded:` backends.
+
+Names are imported on first use, so `fcot.teacher.config` (read by the CLI for its defaults) stays light.
+"""
 
 from __future__ import annotations
 
-from fcot.teacher.cache import Choice, CompletionCache
-from fcot.teacher.client import complete_prompts
-from fcot.teacher.engine import Backend, Completer, EndpointFailed, RequestFailed, Sampling, Stats
-from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
-from fcot.teacher.teach import TeachConfig, teach, teach_async
+import importlib
+from typing import Any
 
-__all__ = [
-    "Backend",
-    "Choice",
-    "Completer",
-    "CompletionCache",
-    "EndpointConfig",
-    "EndpointFailed",
-    "OpenAIBackend",
-    "RequestFailed",
-    "Sampling",
-    "Stats",
-    "TeachConfig",
-    "complete_prompts",
-    "teach",
-    "teach_async",
-]
+_HOMES = {
+    "Choice": "cache", "CompletionCache": "cache",
+    "Backend": "engine", "Completer": "engine", "EndpointFailed": "engine", "RequestFailed": "engine",
+    "Sampling": "engine", "Stats": "engine",
+    "EndpointConfig": "openai_backend", "OpenAIBackend": "openai_backend",
+    "TeachConfig": "config",
+    "teach": "teach", "teach_async": "teach",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -9,15 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from fcot.errors import ConfigError, DataError
+from fcot.errors import DataError
 from fcot.formats import CompletionDataset
 from fcot.resources import data_dir as resolve_data_dir
 from fcot.teacher.cache import Choice
+from fcot.teacher.config import parse_teacher
 from fcot.teacher.engine import Backend, RequestFailed, Sampling, Stats
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
-
-BACKENDS = ("openai", "local", "recorded")
-
 
 class LocalBackend:
     """A local causal LM; concurrent requests with equal sampling are generated as one batch."""
@@ -100,15 +98,6 @@ class RecordedBackend:
 
     async def aclose(self) -> None:
         """Nothing to release."""
-
-
-def parse_teacher(spec: str) -> tuple[str, str]:
-    """(backend, model) from `backend:model`, e.g. `openai:gpt-4o-mini`."""
-    backend, sep, model = spec.partition(":")
-    if not sep or backend not in BACKENDS or not model:
-        raise ConfigError(f"--teacher {spec!r}: expected <backend>:<model> with backend one of "
-                          f"{', '.join(BACKENDS)}, e.g. openai:gpt-4o-mini or recorded:text-davinci-002")
-    return backend, model
 
 
 def make_backend(

@@ -1,7 +1,8 @@
-"""`fcot evaluate`: accuracy of completion files with the paper's evaluator."""
+"""`fcot score`: accuracy of completion files with the paper's evaluator (`fcot evaluate` is its old name)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Optional
@@ -10,7 +11,7 @@ import typer
 from rich.table import Table
 
 from fcot.cli import app
-from fcot.cli.common import DataDirOption, console
+from fcot.cli.common import DataDirOption, console, err_console
 from fcot.errors import ConfigError, DataError
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset
@@ -48,7 +49,7 @@ def evaluate_file(path: Path, split: str, split_name: str, data_dir: Path | None
 
 
 @app.command()
-def evaluate(
+def score(
     paths: list[Path] = typer.Argument(..., help="Completion files (D_<task>.json) or folders searched for them."),
     split: str = typer.Option("all", "--split", help="Score only this part of the task's split: all, train or test."),
     split_name: str = typer.Option(
@@ -86,3 +87,11 @@ def evaluate(
         rates = [f"{100 * r[name]:.2f}" for name in ("accuracy", "contains_answer", "correct_format")]
         table.add_row(f"{path.parent.name}/{path.name}", r["dataset_key"], r["template"], str(r["n"]), *rates)
     console.print(table)
+
+
+@app.command("evaluate", hidden=True)
+@functools.wraps(score)
+def evaluate(*args, **kwargs) -> None:
+    """The old name of `fcot score`."""
+    err_console.print("note: `fcot evaluate` is now `fcot score`", highlight=False)
+    score(*args, **kwargs)

@@ -1,0 +1,92 @@
+"""The run folder `fcot train` writes, and what `fcot eval`, `fcot serve` and `fcot export` read from it.
+
+    runs/<finetune key>/
+        config.json, model.safetensors, tokenizer files   the final model (LoRA adapters merged)
+        fcot.yaml                                        the resolved student config and the data it trained on
+        train_metrics.json                               losses, the validation learning curve, timings
+        checkpoints/checkpoint-N/                        the checkpoints the final model was picked from
+        .fcot-complete                                   written last: a folder without it is unfinished
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from fcot.errors import ConfigError, DataError, ModelError
+from fcot.formats import read_yaml
+from fcot.models.loading import DONE_MARKER
+
+if TYPE_CHECKING:
+    from fcot.student.config import StudentConfig
+
+CHECKPOINTS = "checkpoints"
+CONFIG_FILE = "fcot.yaml"
+METRICS_FILE = "train_metrics.json"
+
+
+def is_complete(out_dir: str | Path) -> bool:
+    """Whether a run dir holds a finished run."""
+    return (Path(out_dir) / DONE_MARKER).exists()
+
+
+def last_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest `checkpoints/checkpoint-N` of a run dir, if any."""
+    found = [p for p in (Path(out_dir) / CHECKPOINTS).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256 (a run is tied to the exact train file)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_record(config: StudentConfig, train_file: Path, meta: dict | None, model_type: str) -> dict:
+    """What `fcot.yaml` records: the resolved config, the train file and what curation said of it."""
+    meta = meta or {}
+    return {
+        "student": config.resolved().model_dump(mode="json"),
+        "data": {"train_file": str(train_file.resolve()), "sha256": sha256(train_file),
+                 **{k: meta.get(k) for k in ("dataset_key", "template", "stop_phrase", "teacher")}},
+        "model_type": model_type,
+        "lora_merged": config.lora,
+    }
+
+
+def same_run(a: dict, b: dict) -> bool:
+    """Whether two records train the same config on the same data."""
+    return a.get("student") == b.get("student") and a.get("data", {}).get("sha256") == b.get("data", {}).get("sha256")
+
+
+def read_record(out_dir: Path) -> dict:
+    """The run folder's record ({} when there is none), to resume or refuse a different run."""
+    path = out_dir / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        record = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML; use another --out, or delete the folder to start over") from exc
+    return record if isinstance(record, dict) else {}
+
+
+def run_info(path: Path) -> dict[str, Any]:
+    """What a finished run folder's `fcot.yaml` says: base model, template, task, stop phrase, finetune key.
+
+    Empty for a folder that is no run (a plain model); ModelError for an unfinished run.
+    """
+    config_file = path / CONFIG_FILE
+    if not config_file.is_file():
+        return {}
+    if not is_complete(path):
+        raise ModelError(f"{path}: training run is unfinished (no {DONE_MARKER}); finish it with fcot train first")
+    raw = read_yaml(config_file) or {}
+    if not isinstance(raw, dict):
+        raise DataError(f"{config_file}: expected a mapping with student: and data: sections; fix or remove it")
+    student = raw.get("student") if isinstance(raw.get("student"), dict) else {}
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    return {"base_model": student.get("model"), "template": data.get("template"), "task": data.get("dataset_key"),
+            "stop_phrase": data.get("stop_phrase"), "finetune_key": path.name}
