@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from fcot.errors import DataError
 from fcot.formats import read_json, read_jsonl, read_text
@@ -36,6 +36,12 @@ def _json_lines(path: Path) -> list[dict]:
     return rows
 
 
+def _located(records: list, path: Path, unit: str) -> Iterator[tuple[str, Any]]:
+    """(place, record) pairs, the place as errors name it: `<file>: line 3` (from 1), `<file>: item 0`."""
+    first = 1 if unit == "line" else 0
+    return ((f"{path}: {unit} {i}", record) for i, record in enumerate(records, first))
+
+
 def _examples(path: Path) -> list[dict]:
     return _field(read_json(path), "examples", f"{path}: the top-level object")
 
@@ -49,8 +55,7 @@ def _number_text(value: Any) -> str:
 def read_gsm8k(path: Path) -> Rows:
     """GSM8K JSONL: `question`, and `answer` ending in `#### <number>`."""
     rows = []
-    for i, rec in enumerate(read_jsonl(path)):
-        where = f"{path}: line {i + 1}"
+    for where, rec in _located(read_jsonl(path), path, "line"):
         answer = _field(rec, "answer", where).split("#### ")[-1]
         rows.append({"question": _field(rec, "question", where).strip(), "answer": answer})
     return rows
@@ -59,8 +64,7 @@ def read_gsm8k(path: Path) -> Rows:
 def read_aqua(path: Path) -> Rows:
     """AQuA-RAT JSON lines: `question`, `options` like `A)21`, `correct` letter."""
     rows = []
-    for i, rec in enumerate(_json_lines(path)):
-        where = f"{path}: line {i + 1}"
+    for where, rec in _located(_json_lines(path), path, "line"):
         choices = ("(" + "(".join(_field(rec, "options", where))).replace("(", " (").replace(")", ") ")
         question = _field(rec, "question", where).strip()
         rows.append({"question": f"{question} Answer Choices:{choices}", "answer": _field(rec, "correct", where)})
@@ -70,8 +74,7 @@ def read_aqua(path: Path) -> Rows:
 def read_svamp(path: Path) -> Rows:
     """SVAMP JSON: a list of `{Body, Question, Answer}`."""
     rows = []
-    for i, rec in enumerate(read_json(path)):
-        where = f"{path}: item {i}"
+    for where, rec in _located(read_json(path), path, "item"):
         question = f"{_field(rec, 'Body', where).strip()} {_field(rec, 'Question', where).strip()}"
         rows.append({"question": question, "answer": _number_text(_field(rec, "Answer", where))})
     return rows
@@ -80,8 +83,7 @@ def read_svamp(path: Path) -> Rows:
 def read_mawps(path: Path) -> Rows:
     """MAWPS-style JSON (AddSub, SingleEq, MultiArith): a list of `{sQuestion, lSolutions}`."""
     rows = []
-    for i, rec in enumerate(read_json(path)):
-        where = f"{path}: item {i}"
+    for where, rec in _located(read_json(path), path, "item"):
         answer = _number_text(_field(rec, "lSolutions", where)[0])
         rows.append({"question": _field(rec, "sQuestion", where).strip(), "answer": answer})
     return rows
@@ -90,8 +92,7 @@ def read_mawps(path: Path) -> Rows:
 def read_commonsense_qa(path: Path) -> Rows:
     """CommonsenseQA JSONL: `question.stem`, `question.choices[{label, text}]`, `answerKey`."""
     rows = []
-    for i, rec in enumerate(read_jsonl(path)):
-        where = f"{path}: line {i + 1}"
+    for where, rec in _located(read_jsonl(path), path, "line"):
         question = _field(rec, "question", where)
         choices = "".join(f" ({c['label']}) {c['text']}" for c in _field(question, "choices", where))
         stem = _field(question, "stem", where).strip()
@@ -102,8 +103,7 @@ def read_commonsense_qa(path: Path) -> Rows:
 def _bigbench_choices(path: Path, intro: str, letters: str) -> Rows:
     """BIG-bench task.json with `target_scores`; choices lettered in file order."""
     rows = []
-    for i, rec in enumerate(_examples(path)):
-        where = f"{path}: example {i}"
+    for where, rec in _located(_examples(path), path, "example"):
         choices, answer = intro, None
         for letter, (text, score) in zip(letters, _field(rec, "target_scores", where).items()):
             choices += f" ({letter}) {text}"
@@ -132,8 +132,7 @@ def read_bigbench_tracking(path: Path) -> Rows:
 def read_bigbench_yes_no(path: Path) -> Rows:
     """BIG-bench StrategyQA task.json: `input` and `target_scores: {"Yes": 0|1, "No": ...}`."""
     rows = []
-    for i, rec in enumerate(_examples(path)):
-        where = f"{path}: example {i}"
+    for where, rec in _located(_examples(path), path, "example"):
         yes = _field(_field(rec, "target_scores", where), "Yes", f"{where} target_scores")
         rows.append({"question": _field(rec, "input", where).strip(), "answer": "yes" if int(yes) == 1 else "no"})
     return rows
@@ -142,8 +141,7 @@ def read_bigbench_yes_no(path: Path) -> Rows:
 def read_examples(path: Path) -> Rows:
     """Zero-shot-CoT's own sets (coin_flip, last_letters): `{"examples": [{question, answer}]}`."""
     rows = []
-    for i, rec in enumerate(_examples(path)):
-        where = f"{path}: example {i}"
+    for where, rec in _located(_examples(path), path, "example"):
         rows.append({"question": _field(rec, "question", where), "answer": _field(rec, "answer", where)})
     return rows
 
