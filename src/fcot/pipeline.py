@@ -141,7 +141,7 @@ def _teach_config(config: RunConfig, task: Task, root: Path) -> TeachConfig:
 
 def _teach(config: RunConfig, task: Task, root: Path) -> CompletionDataset:
     """Teacher completions for the task's train and test questions (cached, resumable)."""
-    from fcot.teacher import teach
+    from fcot.teacher.teach import teach
 
     return teach(_teach_config(config, task, root))
 

@@ -52,7 +52,7 @@ def teach(
     from fcot.errors import TeacherError
     from fcot.tasks import resolve_task
     from fcot.teacher import EndpointFailed, Stats
-    from fcot.teacher import teach as run_teach
+    from fcot.teacher.teach import teach as run_teach
     from fcot.teacher.teach import output_path
 
     task = resolve_task(task, answer_type)  # an unknown task fails here, before any progress output

@@ -1,6 +1,7 @@
 """The teacher: two-step Zero-shot-CoT (or few-shot CoT) over `openai:`, `local:` and `recorded:` backends.
 
 Names are imported on first use, so `fcot.teacher.config` (read by the CLI for its defaults) stays light.
+`teach` is the submodule `fcot.teacher.teach`; its function is `fcot.teacher.teach.teach`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ _HOMES = {
     "Sampling": "engine", "Stats": "engine",
     "EndpointConfig": "openai_backend", "OpenAIBackend": "openai_backend",
     "TeachConfig": "config",
-    "teach": "teach", "teach_async": "teach",
+    "teach_async": "teach",
 }
 __all__ = sorted(_HOMES)
 
