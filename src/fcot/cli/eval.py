@@ -12,7 +12,7 @@ import typer
 from fcot.cli import app
 from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption,
                              announce_precision, console, on_interrupt, progress_bar, set_threads)
-from fcot.errors import ConfigError, DataError, ModelError
+from fcot.errors import ConfigError
 from fcot.templates import TEMPLATES
 
 def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:

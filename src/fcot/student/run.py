@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from fcot.errors import ConfigError, DataError, ModelError
-from fcot.formats import read_yaml
+from fcot.formats import read_yaml, write_atomic
 from fcot.models.loading import DONE_MARKER
 
 if TYPE_CHECKING:
@@ -59,6 +59,11 @@ def run_record(config: StudentConfig, train_file: Path, meta: dict | None, model
 def same_run(a: dict, b: dict) -> bool:
     """Whether two records train the same config on the same data."""
     return a.get("student") == b.get("student") and a.get("data", {}).get("sha256") == b.get("data", {}).get("sha256")
+
+
+def write_record(out_dir: Path, record: dict, header: str) -> None:
+    """Write `fcot.yaml` (atomically), headed by the command that made the run."""
+    write_atomic(out_dir / CONFIG_FILE, f"# {header}\n" + yaml.safe_dump(record, sort_keys=False))
 
 
 def read_record(out_dir: Path) -> dict:

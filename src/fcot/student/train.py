@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fcot.errors import ConfigError
-from fcot.formats import read_json, write_atomic, write_json
+from fcot.formats import read_json, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
-from fcot.student.run import (CHECKPOINTS, CONFIG_FILE, METRICS_FILE, is_complete, last_checkpoint, read_record,
-                              run_record, same_run, sha256)
+from fcot.student.run import (CHECKPOINTS, METRICS_FILE, is_complete, last_checkpoint, read_record, run_record,
+                              same_run, sha256, write_record)
 from fcot.student.selection import validation_scorer
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,7 @@ def train(
         scorer = validation_scorer(rows_val, data.meta, loaded.tokenizer, loaded.model_type, config.precision)
         if scorer is None:
             log.warning("%s: no task recorded with the samples; the best checkpoint is picked by loss", data.path)
-    header = f"fcot train {data.path} --out {out_dir}"
-    write_atomic(out_dir / CONFIG_FILE, f"# {header}\n" + yaml.safe_dump(record, sort_keys=False))
+    write_record(out_dir, record, header=f"fcot train {data.path} --out {out_dir}")
     return _fit(config, loaded, samples_train, samples_val, out_dir, checkpoint, progress, callbacks or [],
                 dropped + dropped_val, scorer)
 
