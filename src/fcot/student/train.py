@@ -18,10 +18,11 @@ from typing import Any, Callable
 
 import yaml
 
+from fcot.curate import split_validation
 from fcot.errors import ConfigError
 from fcot.formats import read_json, write_atomic, write_json
 from fcot.student.config import StudentConfig
-from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
+from fcot.student.data import check_model_type, read_train_file, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
 from fcot.student.selection import validation_scorer
 
@@ -77,8 +78,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _run_record(config: StudentConfig, train_file: Path, meta: dict | None, model_type: str) -> dict:
-    meta = meta or {}
+def _run_record(config: StudentConfig, train_file: Path, meta: dict, model_type: str) -> dict:
     return {
         "student": config.resolved().model_dump(mode="json"),
         "data": {"train_file": str(train_file.resolve()), "sha256": _sha256(train_file),
@@ -131,7 +131,7 @@ def train(
     if checkpoint is not None and previous and not _same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
                           "use another --out, or delete the folder to start over")
-    rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.val_max, config.seed)
+    rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.seed, config.val_max)
     samples_train, dropped = tokenize(rows_train, loaded.tokenizer, loaded.model_type, config.max_len)
     samples_val, dropped_val = tokenize(rows_val, loaded.tokenizer, loaded.model_type, config.max_len)
     if not samples_train:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fcot.teacher.cache import Choice, CompletionCache
-from fcot.teacher.client import complete_prompts
 from fcot.teacher.engine import Backend, Completer, EndpointFailed, RequestFailed, Sampling, Stats
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 from fcot.teacher.teach import TeachConfig, teach, teach_async
@@ -20,7 +19,6 @@ __all__ = [
     "Sampling",
     "Stats",
     "TeachConfig",
-    "complete_prompts",
     "teach",
     "teach_async",
 ]
