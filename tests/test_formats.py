@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from fcot.formats import CompletionDataset, Dataset, load_split, write_json
+from fcot.formats import (
+    CompletionDataset,
+    Dataset,
+    finetune_key,
+    finetune_key_of,
+    load_split,
+    write_json,
+)
 
 # Parametrization needs the paths at collection time; same location as the `shared_data` fixture.
 SHARED_DATA = Path(os.environ.get("FCOT_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "fcot-data"))
@@ -49,3 +56,10 @@ def test_atomic_writes_get_the_permissions_of_an_ordinary_new_file(tmp_path):
     path = write_json(tmp_path / "results.json", {"accuracy": 1.0})
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # readable by others as usual, not 0600
     assert json.loads(path.read_text()) == {"accuracy": 1.0} and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_finetune_keys_follow_the_papers_names():
+    assert finetune_key("multiarith", "ft_cot_token") == "zs_cot_multiarith"
+    assert finetune_key("multiarith", "ft_token") == "multiarith"
+    assert finetune_key("multiarith", "ft_cot_natural", "fs_cot") == "fs_cot_natural_multiarith"
+    assert finetune_key_of(Path("out/finetune_data/P_openai/F_zs_cot_gsm8k.jsonl")) == "zs_cot_gsm8k"

@@ -123,9 +123,14 @@ def write_json(path: str | Path, obj: Any, indent: int | None = 4) -> Path:
     return write_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def jsonl_text(rows: Iterable[dict]) -> str:
+    """Rows as JSON lines: one compact JSON object per line, each ending in a newline."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
 def write_jsonl(path: str | Path, rows: Iterable[dict]) -> Path:
     """Write rows as JSON lines atomically."""
-    return write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return write_atomic(path, jsonl_text(rows))
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -324,6 +329,20 @@ def completion_path(
 def finetune_data_path(root: str | Path, platform: str, finetune_key: str, suffix: str = ".jsonl") -> Path:
     """`finetune_data/P_<platform>/F_<finetune_key>.jsonl` under root."""
     return Path(root) / "finetune_data" / f"P_{platform}" / f"F_{finetune_key}{suffix}"
+
+
+def finetune_key(dataset_key: str, template: str, completion_key: str | None = None) -> str:
+    """The paper's name for curated data: `<dataset>` for ft_token, `<completion_key>_<dataset>` for ft_cot_token,
+    else `<completion_key>_natural_<dataset>`; the completion key defaults to zs_cot, the teacher's prompt."""
+    if template == "ft_token":
+        return dataset_key
+    prefix = completion_key or "zs_cot"
+    return f"{prefix}_{dataset_key}" if template == "ft_cot_token" else f"{prefix}_natural_{dataset_key}"
+
+
+def finetune_key_of(path: str | Path) -> str:
+    """The finetune key a training file is named for (`F_<key>.jsonl` -> `<key>`)."""
+    return Path(path).stem.removeprefix("F_")
 
 
 def model_metadata_path(root: str | Path, finetune_key: str) -> Path:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from fcot.config import CONFIG_FILE, RunConfig
 from fcot.errors import ConfigError
-from fcot.formats import check_writable, read_yaml, write_atomic
+from fcot.formats import check_writable, finetune_key_of, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
 from fcot.templates import TEMPLATES
@@ -191,7 +191,7 @@ def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file
     from fcot.student import train
     from fcot.models.loading import load_model
 
-    finetune_key = train_file.stem.removeprefix("F_")
+    finetune_key = finetune_key_of(train_file)
     run_dir = root / "runs" / finetune_key
     length = f"{student.max_steps} steps" if student.max_steps else f"{student.epochs:g} epochs"
     notify(f"[{task.key}] train {TEMPLATES[template].method}: {student.model} ({'LoRA' if student.lora else 'full'}, "

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from fcot.curate import count_words, curate, curate_dataset, curated_path, read_sidecar, write_curated
+from fcot.curate import count_words, curate, curate_dataset, curated_path, read_sidecar, split_validation, write_curated
 from fcot.errors import ConfigError, DataError
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset, read_jsonl
@@ -105,7 +105,23 @@ def test_write_curated_writes_jsonl_and_sidecar(tmp_path, shared_data, multiarit
     path = write_curated(result, curated_path(tmp_path, result))
     assert path == tmp_path / "finetune_data" / "P_decoder" / "F_zs_cot_multiarith.jsonl"
     assert read_jsonl(path) == result.samples
+    assert result.finetune_key == "zs_cot_multiarith"
     side = read_sidecar(path)
     assert side["template"] == "ft_cot_token" and side["stop_phrase"] == "END" and side["teacher"] == "text-davinci-002"
     assert side["stats"]["kept"] == 332 and side["samples"] == 332
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert read_sidecar(tmp_path / "F_paper.jsonl") == {}  # the paper's files have none
+
+
+def test_split_validation_holds_out_whole_questions():
+    samples = [{"sample_index": i, "input": f"Q{i} ###", "label": f" r{j}"} for i in range(20) for j in range(2)]
+    train, validation = split_validation(samples, 0.25, seed=3)
+    assert (len(train), len(validation)) == (30, 10)
+    assert not {s["sample_index"] for s in train} & {s["sample_index"] for s in validation}
+    assert split_validation(samples, 0.25, seed=3) == (train, validation)
+    assert split_validation(samples, 0.25, seed=4)[1] != validation
+    assert len(split_validation(samples, 0.5, seed=0, max_samples=4)[1]) == 4
+    assert split_validation(samples, 0, seed=0) == (samples, [])
+    by_input = [{"input": s["input"], "label": s["label"]} for s in samples[:4]]  # no sample_index: the input counts
+    train, validation = split_validation(by_input, 0.9, seed=0)
+    assert len(train) == len(validation) == 2 and train[0]["input"] != validation[0]["input"]

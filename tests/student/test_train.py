@@ -7,9 +7,10 @@ import torch
 from safetensors import safe_open
 from transformers import TrainerCallback
 
+from fcot.curate import split_validation
 from fcot.formats import read_json, read_jsonl
 from fcot.student import StudentConfig, is_complete, last_checkpoint, train
-from fcot.student.data import read_train_file, real_tokens, split_validation, tokenize
+from fcot.student.data import read_train_file, real_tokens, tokenize
 from fcot.models import load_model, save_tiny_model
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
@@ -47,7 +48,7 @@ def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
     assert result.train_samples == 7 and result.val_samples == 1
     assert result.best_checkpoint and result.best_checkpoint.endswith(("checkpoint-30", "checkpoint-60"))
     loaded = load_model(model)
-    rows, _ = split_validation(read_train_file(data).rows, 0.1, 64, seed=0)
+    rows, _ = split_validation(read_train_file(data).rows, 0.1, seed=0, max_samples=64)
     assert result.real_tokens == 60 * real_tokens(tokenize(rows, loaded.tokenizer, "decoder", 512)[0])
     run = tmp_path / "run"
     assert is_complete(run) and (run / "config.json").exists() and (run / "tokenizer.json").exists()

@@ -50,6 +50,15 @@ def test_datasets_and_splits_load_from_data_dir(shared_data):
     assert len(get_task("date_understanding").load_split("template", shared_data)["train"]) == 261
 
 
+def test_questions_of_a_split_part(shared_data):
+    task = get_task("multiarith")
+    test = task.load_split("default", shared_data)["test"]
+    assert [s["sample_index"] for s in task.questions("test", shared_data, limit=5)] == test[:5]
+    assert len(task.questions("all", shared_data)) == len(task.load_dataset(shared_data))
+    with pytest.raises(ConfigError, match="--split 'dev': use one of train, test, all"):
+        task.questions("dev", shared_data)
+
+
 def test_unknown_split_names_the_available_ones(shared_data):
     with pytest.raises(DataError, match="task gsm8k: no split 'template'; available: default"):
         load_split("gsm8k", "template", shared_data)

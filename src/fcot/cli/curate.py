@@ -61,10 +61,9 @@ def curate(
         else:
             result = curate_completions(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe, **options)
         if platform:
-            from fcot.curate import finetune_key
-            from fcot.student.platform_cli import curate_for_platform
+            from fcot.cli.platform import curate_for_platform
 
-            path = curate_for_platform(platform, out, finetune_key(result), result, data_format, validation_fraction)
+            path = curate_for_platform(platform, out, result, data_format, validation_fraction)
         else:
             path = write_curated(result, curated_path(out, result))
         results.append((result, path))

@@ -47,12 +47,12 @@ def eval_(
     from fcot.formats import check_writable, completion_path
 
     if platform:
-        from fcot.student.platform import PlatformEvalConfig
-        from fcot.student.platform_cli import eval_on
+        from fcot.cli.platform import eval_on
+        from fcot.platform import PlatformEvalConfig
 
         eval_on(platform, PlatformEvalConfig(finetune_key=model, task=task, template=template, split=split,
-                                             limit=limit, max_tokens=max_new_tokens or 256, out=check_writable(out),
-                                             data_dir=data_dir))
+                                             limit=limit, max_tokens=max_new_tokens or PlatformEvalConfig.max_tokens,
+                                             out=check_writable(out), data_dir=data_dir))
         return
     from fcot.precision import check_precision
     from fcot.models.loading import DEFAULT_STUDENT, check_model_name

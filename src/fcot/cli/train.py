@@ -54,7 +54,7 @@ def train(
     from fcot.formats import check_writable
 
     if platform:
-        from fcot.student.platform_cli import train_on
+        from fcot.cli.platform import train_on
 
         on_interrupt("the job keeps running on the platform and is recorded in model_metadata/; the same command "
                      "re-attaches to it")

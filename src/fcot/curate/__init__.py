@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from fcot.curate.io import curated_path, finetune_key, load_sources, read_sidecar, sidecar_path, write_curated
+from fcot.curate.io import curated_path, load_sources, read_sidecar, sidecar_path, write_curated
 from fcot.curate.samples import (
     CurateResult,
     CurateStats,
@@ -14,6 +14,7 @@ from fcot.curate.samples import (
     curate,
     curate_dataset,
     split_indices,
+    split_validation,
     step2_correct,
 )
 
@@ -24,11 +25,11 @@ __all__ = [
     "curate",
     "curate_dataset",
     "curated_path",
-    "finetune_key",
     "load_sources",
     "read_sidecar",
     "sidecar_path",
     "split_indices",
+    "split_validation",
     "step2_correct",
     "write_curated",
 ]

@@ -18,19 +18,9 @@ DEFAULT_TEACHER_DIR = "completion_data/B_text-davinci-002__C_zs_cot"  # the reco
 SIDECAR_SUFFIX = ".curate.json"
 
 
-def finetune_key(result: CurateResult) -> str:
-    """The paper's finetune key: `<dataset>` for ft_token, `zs_cot_<dataset>` for ft_cot_token."""
-    key = result.stats.dataset_key
-    template = result.stats.template
-    if template == "ft_token":
-        return key
-    completion_key = result.config.get("completion_key") or "zs_cot"
-    return f"{completion_key}_{key}" if template == "ft_cot_token" else f"{completion_key}_natural_{key}"
-
-
 def curated_path(out_dir: str | Path, result: CurateResult) -> Path:
     """`<out>/finetune_data/P_<model_type>/F_<finetune_key>.jsonl`."""
-    return finetune_data_path(out_dir, result.stats.model_type, finetune_key(result))
+    return finetune_data_path(out_dir, result.stats.model_type, result.finetune_key)
 
 
 def sidecar_path(path: str | Path) -> Path:
@@ -47,10 +37,11 @@ def write_curated(result: CurateResult, path: str | Path) -> Path:
     return path
 
 
-def read_sidecar(path: str | Path) -> dict | None:
-    """The curation config next to a curated JSONL, or None when there is none."""
+def read_sidecar(path: str | Path) -> dict:
+    """The curation config next to a curated JSONL ({} when there is none, as for the paper's files)."""
     side = sidecar_path(path)
-    return read_json(side) if side.exists() else None
+    raw = read_json(side) if side.exists() else {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def load_sources(source: str | Path, template: str, data_dir: str | Path | None = None

@@ -7,13 +7,15 @@ correct completion of a sample becomes one training sample (diverse reasoning is
 from __future__ import annotations
 
 import logging
+import random
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from fcot.errors import ConfigError, DataError
-from fcot.formats import CompletionDataset, Dataset
+from fcot.formats import CompletionDataset, Dataset, finetune_key
 from fcot.tasks import Task, as_task
 from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label
 
@@ -55,6 +57,11 @@ class CurateResult:
     stats: CurateStats
     config: dict = field(default_factory=dict)  # how they were made, written to the sidecar
 
+    @property
+    def finetune_key(self) -> str:
+        """The paper's name for these samples (`zs_cot_<task>`, ...), as `fcot.formats.finetune_key` makes it."""
+        return finetune_key(self.stats.dataset_key, self.stats.template, self.config.get("completion_key"))
+
 
 def split_indices(task: Task, split: str = "train", split_name: str = "default", data_dir: str | Path | None = None
                   ) -> list[int]:
@@ -65,6 +72,34 @@ def split_indices(task: Task, split: str = "train", split_name: str = "default",
     if split not in parts:
         raise ConfigError(f"split {task.key}__{split_name} has no part {split!r}; available: {', '.join(parts)}")
     return parts[split]
+
+
+def split_validation(samples: list[dict], fraction: float, seed: int, max_samples: int | None = None
+                     ) -> tuple[list[dict], list[dict]]:
+    """(train, validation): whole questions held out (seeded), so no question's rationales land on both sides.
+
+    A question is a sample's `sample_index`, else its `input`. Validation takes about `fraction` of the samples (at
+    least one, at most `max_samples`); train keeps at least one question. Both keep the samples' order.
+    """
+    if fraction <= 0:
+        return samples, []
+
+    def question(sample: dict) -> object:
+        return sample.get("sample_index", sample["input"])
+
+    sizes = Counter(map(question, samples))
+    keys = list(sizes)
+    random.Random(seed).shuffle(keys)
+    target = max(1, round(fraction * len(samples)))
+    target = target if max_samples is None else min(target, max_samples)
+    held: set[object] = set()
+    size = 0
+    for key in keys[:-1]:
+        if size >= target:
+            break
+        held.add(key)
+        size += sizes[key]
+    return [s for s in samples if question(s) not in held], [s for s in samples if question(s) in held]
 
 
 def step2_correct(task: Task, prediction_template: str = "zs_cot") -> Callable[[dict], bool]:

@@ -1,4 +1,4 @@
-"""Training data for the student: read and check a curated JSONL, carve a validation slice, tokenize.
+"""Training data for the student: read and check a curated JSONL, tokenize.
 
 Decoders get `input_ids` + `completion_mask` (TRL builds the label-only loss from the mask); encoder-decoders
 get `input_ids` + `labels`. Samples longer than `max_len` tokens are dropped rather than cut, so no
@@ -8,7 +8,6 @@ rationale loses its answer.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ class TrainData:
 
     path: Path
     rows: list[dict]
-    meta: dict | None  # the `.curate.json` sidecar: template, model_type, stop_phrase, dataset_key, ...
+    meta: dict  # the `.curate.json` sidecar ({} without one): template, model_type, stop_phrase, dataset_key, ...
 
 
 def read_train_file(path: str | Path) -> TrainData:
@@ -63,28 +62,6 @@ def check_model_type(data: TrainData, model_type: str) -> None:
     if curated_for and curated_for != model_type:
         raise ModelError(f"{data.path}: curated for {curated_for} models but the model is {model_type}; "
                          f"re-curate with --model-type {model_type}")
-
-
-def split_validation(rows: list[dict], fraction: float, max_samples: int, seed: int) -> tuple[list[dict], list[dict]]:
-    """(train, validation): whole questions held out (seeded), so no question's rationales land on both sides."""
-    if fraction <= 0:
-        return rows, []
-    groups: dict[str, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row["input"], []).append(row)
-    if len(groups) < 2:
-        return rows, []
-    keys = list(groups)
-    random.Random(seed).shuffle(keys)
-    target = min(max_samples, max(1, round(fraction * len(rows))))
-    val: list[dict] = []
-    held: set[str] = set()
-    for key in keys[:-1]:  # at least one question stays in train
-        if len(val) >= target:
-            break
-        val.extend(groups[key])
-        held.add(key)
-    return [r for r in rows if r["input"] not in held], val
 
 
 def tokenize(rows: list[dict], tokenizer: Any, model_type: str, max_len: int) -> tuple[list[dict], int]:

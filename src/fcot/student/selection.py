@@ -50,12 +50,11 @@ class ValidationScorer:
         return right / len(self.golds)
 
 
-def validation_scorer(rows: list[dict], meta: dict | None, tokenizer: Any, model_type: str,
+def validation_scorer(rows: list[dict], meta: dict, tokenizer: Any, model_type: str,
                       precision: str) -> ValidationScorer | None:
     """A scorer for the validation rows, or None when the data does not say which task and answers it holds."""
     from fcot.tasks import resolve_task
 
-    meta = meta or {}
     template, key = meta.get("template"), meta.get("dataset_key")
     if not rows or template not in TEMPLATES or not key or any("sample_index" not in r for r in rows):
         return None

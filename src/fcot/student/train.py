@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from fcot.curate import split_validation
 from fcot.errors import ConfigError
 from fcot.formats import read_json, write_json
 from fcot.student.config import StudentConfig
-from fcot.student.data import check_model_type, read_train_file, split_validation, tokenize
+from fcot.student.data import check_model_type, read_train_file, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
 from fcot.student.run import (CHECKPOINTS, METRICS_FILE, is_complete, last_checkpoint, read_record, run_record,
                               same_run, sha256, write_record)
@@ -86,7 +87,7 @@ def train(
     if checkpoint is not None and previous and not same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
                           "use another --out, or delete the folder to start over")
-    rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.val_max, config.seed)
+    rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.seed, config.val_max)
     samples_train, dropped = tokenize(rows_train, loaded.tokenizer, loaded.model_type, config.max_len)
     samples_val, dropped_val = tokenize(rows_val, loaded.tokenizer, loaded.model_type, config.max_len)
     if not samples_train:

@@ -13,6 +13,8 @@ from fcot.resources import data_dir as resolve_data_dir
 from fcot.tasks import answers
 from fcot.tasks.loaders import READERS
 
+SPLITS = ("train", "test", "all")  # the parts of a task's default split a stage may answer (all: every sample)
+
 # Zero-shot-CoT's step-2 answer triggers (Kojima et al., 2022), by answer kind; the teacher appends
 # " \n" + trigger to its step-1 rationale.
 NUMBER_TRIGGER = "Therefore, the answer (arabic numerals) is"
@@ -75,6 +77,15 @@ class Task:
         if name not in self.splits:
             raise DataError(f"task {self.key}: no split {name!r}; available: {', '.join(self.splits)}")
         return read_split_file(resolve_data_dir(data_dir) / "split" / f"{self.key}__{name}.json")
+
+    def questions(self, split: str = "test", data_dir: str | Path | None = None, limit: int | None = None
+                  ) -> list[dict]:
+        """The samples of one part of the default split (or all of them), in split order, the first `limit`."""
+        if split not in SPLITS:
+            raise ConfigError(f"--split {split!r}: use one of {', '.join(SPLITS)}")
+        dataset = self.load_dataset(data_dir)
+        samples = dataset.select() if split == "all" else dataset.select(self.load_split("default", data_dir)[split])
+        return samples[:limit] if limit else samples
 
     def load_raw(self, path: str | Path | None = None, data_dir: str | Path | None = None) -> Dataset:
         """The task's Dataset rebuilt from the benchmark's original file (default: `<data_dir>/raw/<raw_path>`)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fcot.errors import ConfigError
 from fcot.formats import check_writable
+from fcot.resources import cache_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS completions (
@@ -28,6 +29,11 @@ CREATE TABLE IF NOT EXISTS batches (
     batch_id TEXT NOT NULL
 );
 """
+
+
+def default_cache_path() -> Path:
+    """The completion cache `fcot teach` and `fcot eval --platform` share: `<fcot cache>/teacher-cache.sqlite3`."""
+    return cache_dir() / "teacher-cache.sqlite3"
 
 
 @dataclass(frozen=True)

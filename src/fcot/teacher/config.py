@@ -8,10 +8,10 @@ from pathlib import Path
 from fcot.errors import ConfigError
 from fcot.formats import safe_name
 from fcot.tasks import Task
+from fcot.tasks.task import SPLITS
 
 BACKENDS = ("openai", "local", "recorded")
 PROMPTS = ("zs_cot", "fs_cot")
-SPLITS = ("train", "test", "all")
 MAX_TEMPERATURE = 2.0  # the OpenAI API's limit
 
 
@@ -41,7 +41,7 @@ class TeachConfig:
     batch: bool = False  # OpenAI Batch API (half price, hours of latency)
     batch_poll: float = 30.0  # seconds between batch status checks
     prices: Path | None = None  # JSON {"model": [input, output]} dollars per 1M tokens
-    cache: Path | None = None  # SQLite cache (default: <fcot cache>/teacher-cache.sqlite3)
+    cache: Path | None = None  # SQLite cache (default: fcot.teacher.cache.default_cache_path())
     save_every: float = 10.0  # seconds between partial writes of the output file
     out: Path = Path("fcot-out")
     data_dir: Path | None = None

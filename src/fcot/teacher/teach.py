@@ -16,11 +16,10 @@ from typing import Callable
 
 from fcot.errors import TeacherError
 from fcot.formats import CompletionDataset, check_writable, completion_path
-from fcot.resources import cache_dir
 from fcot.tasks import as_task
 from fcot.teacher.backends import make_backend
 from fcot.teacher.batch import BatchRequest, run_batch
-from fcot.teacher.cache import CompletionCache
+from fcot.teacher.cache import CompletionCache, default_cache_path
 from fcot.teacher.config import TeachConfig
 from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, gather
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
@@ -167,12 +166,7 @@ def output_path(config: TeachConfig, model_name: str, task_key: str) -> Path:
 
 def load_questions(config: TeachConfig, task) -> list[dict]:
     """The samples of the chosen split, in split order, cut to `limit`."""
-    dataset = task.load_dataset(config.data_dir)
-    if config.split == "all":
-        samples = dataset.select()
-    else:
-        samples = dataset.select(task.load_split("default", config.data_dir)[config.split])
-    return samples[: config.limit] if config.limit else samples
+    return task.questions(config.split, config.data_dir, config.limit)
 
 
 async def teach_async(config: TeachConfig, on_progress: Callable[[Stats], None] | None = None,
@@ -190,7 +184,7 @@ async def teach_async(config: TeachConfig, on_progress: Callable[[Stats], None] 
         tokens_per_minute=config.tokens_per_minute, max_retries=config.max_retries, timeout=config.timeout,
         backoff=config.backoff,
     )
-    cache = CompletionCache(config.cache or cache_dir() / "teacher-cache.sqlite3")
+    cache = CompletionCache(config.cache or default_cache_path())
     try:
         backend = make_backend(config.teacher, task.key, endpoint, stats, config.data_dir)
         try:

@@ -7,9 +7,10 @@ import json
 import pytest
 from fake_platform import FakePlatform, serve
 
+from fcot.curate import split_validation
 from fcot.errors import DataError, PlatformError
 from fcot.formats import finetune_data_path, model_metadata_path, read_json
-from fcot.student.platform import (
+from fcot.platform import (
     cancel_job,
     load_model_metadata,
     make_client,
@@ -17,7 +18,7 @@ from fcot.student.platform import (
     train_on_platform,
     write_finetune_files,
 )
-from fcot.student.platform_data import carve_validation, convert_rows
+from fcot.platform.data import convert_rows
 
 KEY = "sk-test"
 NANO = "gpt-4.1-nano-2025-04-14"
@@ -63,7 +64,7 @@ def test_write_chat_files_carves_seeded_validation_by_question(tmp_path):
     assert not questions(train) & questions(validation)  # both rationales of a question stay on one side
     again = write_finetune_files(tmp_path / "again", "k", curated(40, per_question=2), validation_fraction=0.25, seed=3)
     assert again.validation.read_bytes() == files.validation.read_bytes()
-    other = carve_validation(curated(40, per_question=2), 0.25, seed=4)[1]
+    other = split_validation(curated(40, per_question=2), 0.25, seed=4)[1]
     assert {s["sample_index"] for s in other} != {int(q.split()[-1]) for q in questions(validation)}
 
 

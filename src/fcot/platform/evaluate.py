@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,16 +15,16 @@ from typing import Callable
 from fcot.errors import ConfigError, PlatformError
 from fcot.evaluate import Evaluation, evaluate_completions
 from fcot.formats import CompletionDataset, completion_path, model_metadata_path
-from fcot.resources import cache_dir
-from fcot.student.platform_data import format_for_model
-from fcot.student.platform_jobs import API_KEY_ENV, ModelMetadata, load_model_metadata
-from fcot.teacher.cache import CompletionCache
+from fcot.platform.api import API_KEY_ENV, read_api_key
+from fcot.platform.data import format_for_model
+from fcot.platform.metadata import ModelMetadata, load_model_metadata
+from fcot.tasks import get_task
+from fcot.teacher.cache import CompletionCache, default_cache_path
 from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
+from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, format_input
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("train", "test", "all")
 
 
 @dataclass
@@ -34,18 +33,18 @@ class PlatformEvalConfig:
 
     finetune_key: str
     task: str | None = None  # default: the task the training file was curated from
-    template: str | None = None  # default: the template it was curated with, else ft_cot_token
+    template: str | None = None  # default: the template it was curated with, else DEFAULT_TEMPLATE
     split: str = "test"
     limit: int | None = None  # only the first N questions (cheap trial runs)
     max_tokens: int = 256  # rationale + answer length limit
-    stop_phrase: str = "END"  # the training labels end with " END"
+    stop_phrase: str = STOP_PHRASE  # the training labels end with it
     base_url: str | None = None  # default: the base URL recorded when training
     api_key_env: str = API_KEY_ENV
     concurrency: int = 16
     max_retries: int = 6
     timeout: float = 60.0
     backoff: float = 1.0
-    cache: Path | None = None  # SQLite cache (default: <fcot cache>/teacher-cache.sqlite3, shared with teach)
+    cache: Path | None = None  # SQLite cache (default: the one `fcot teach` uses)
     out: Path = Path("fcot-out")  # root holding model_metadata/, written completion_data/
     data_dir: Path | None = None
 
@@ -61,14 +60,6 @@ def fine_tuned_model(out: str | Path, finetune_key: str) -> ModelMetadata:
         raise PlatformError(f"{where}: job {meta.job_id} has no fine-tuned model (status {meta.status}); "
                             f"follow it with fcot train --platform openai --finetune-key {finetune_key}")
     return meta
-
-
-def _questions(task, split: str, limit: int | None, data_dir: Path | None) -> list[dict]:
-    if split not in SPLITS:
-        raise ConfigError(f"--split {split!r}: use one of {', '.join(SPLITS)}")
-    dataset = task.load_dataset(data_dir)
-    samples = dataset.select() if split == "all" else dataset.select(task.load_split("default", data_dir)[split])
-    return samples[:limit] if limit else samples
 
 
 async def _complete(completer: Completer, prompts: dict[int, str], sampling: Sampling,
@@ -93,17 +84,13 @@ async def evaluate_platform_model_async(
     config: PlatformEvalConfig, on_progress: Callable[[Stats], None] | None = None, stats: Stats | None = None
 ) -> tuple[CompletionDataset, Evaluation, Path]:
     """Complete the task's questions with the fine-tuned model, save the CompletionDataset, and score it."""
-    from fcot.tasks import get_task
-    from fcot.templates import format_input
-
     meta = fine_tuned_model(config.out, config.finetune_key)
-    if not os.environ.get(config.api_key_env):
-        raise PlatformError(f"no API key: set {config.api_key_env} in the environment (it is never written to disk)")
+    read_api_key(config.api_key_env)
     if not (config.task or meta.dataset_key):
         raise ConfigError(f"{config.finetune_key}: no task recorded for this fine-tune; pass --task")
     task = get_task(config.task or meta.dataset_key)
-    template = config.template or meta.template or "ft_cot_token"
-    samples = _questions(task, config.split, config.limit, config.data_dir)
+    template = config.template or meta.template or DEFAULT_TEMPLATE
+    samples = task.questions(config.split, config.data_dir, config.limit)
     prompts = {s["sample_index"]: format_input(template, s, task=task, data_dir=config.data_dir) for s in samples}
     chat = (meta.data_format or format_for_model(meta.base_model or "")) == "chat"
     endpoint = EndpointConfig(model=meta.fine_tuned_model, base_url=config.base_url or meta.base_url,
@@ -112,7 +99,7 @@ async def evaluate_platform_model_async(
     stats = stats or Stats()
     stats.total = len(samples)
     backend = OpenAIBackend(endpoint, stats)
-    cache = CompletionCache(config.cache or cache_dir() / "teacher-cache.sqlite3")
+    cache = CompletionCache(config.cache or default_cache_path())
     sampling = Sampling(config.max_tokens, 0.0, 1.0, (config.stop_phrase,) if config.stop_phrase else None)
     try:
         await backend.check()

@@ -8,7 +8,7 @@ from fake_platform import FakePlatform, serve
 from fcot.curate import curate
 from fcot.errors import PlatformError
 from fcot.formats import CompletionDataset, completion_path
-from fcot.student.platform import (
+from fcot.platform import (
     PlatformEvalConfig,
     evaluate_platform_model,
     make_client,

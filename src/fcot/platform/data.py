@@ -7,14 +7,13 @@ Rows come from curation (`{"input", "label", ...}`) or from the paper's own `fin
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from fcot.curate import sidecar_path, split_validation
 from fcot.errors import ConfigError, DataError
-from fcot.formats import finetune_data_path, read_json, write_atomic, write_json
+from fcot.formats import finetune_data_path, jsonl_text, read_jsonl, write_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +21,6 @@ FORMATS = ("chat", "completion")
 COMPLETION_MODELS = ("babbage-002", "davinci-002", "ada", "babbage", "curie", "davinci")  # prompt/completion bases
 MIN_EXAMPLES = 10  # the OpenAI fine-tuning API refuses files with fewer examples
 VALIDATION_SUFFIX = ".validation.jsonl"
-SIDECAR_SUFFIX = ".curate.json"  # how the samples were curated (template, dataset_key, ...), as `fcot curate` writes
 
 
 @dataclass
@@ -75,18 +73,10 @@ def read_finetune_file(path: str | Path) -> tuple[list[dict], str]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file; write it with fcot curate --platform openai")
-    rows, formats = [], set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{lineno}: not a JSON line ({exc.msg}); expected one example per line") from exc
-        formats.add(row_pair(row, f"{path}:{lineno}")[2])
-        rows.append(row)
+    rows = read_jsonl(path)
     if not rows:
         raise DataError(f"{path}: no examples; curate some training samples first")
+    formats = {row_pair(row, f"{path}:{lineno}")[2] for lineno, row in enumerate(rows, 1)}
     if len(formats) > 1:
         raise DataError(f"{path}: mixes chat and prompt/completion rows; regenerate it with one --format")
     return rows, formats.pop()
@@ -107,46 +97,20 @@ def convert_rows(rows: list[dict], data_format: str) -> list[dict]:
     return out
 
 
-def sidecar_path(train_path: str | Path) -> Path:
-    """`F_<key>.curate.json` next to `F_<key>.jsonl`."""
+def validation_path(train_path: str | Path) -> Path:
+    """`F_<key>.validation.jsonl` next to `F_<key>.jsonl`."""
     train_path = Path(train_path)
-    return train_path.with_name(train_path.name.removesuffix(".jsonl") + SIDECAR_SUFFIX)
-
-
-def read_sidecar(train_path: str | Path) -> dict:
-    """The curation config next to a training file ({} when there is none, as for the paper's files)."""
-    path = sidecar_path(train_path)
-    raw = read_json(path) if path.exists() else {}
-    return raw if isinstance(raw, dict) else {}
+    return train_path.with_name(train_path.stem + VALIDATION_SUFFIX)
 
 
 def jsonl_bytes(rows: list[dict]) -> bytes:
-    """The exact bytes uploaded for rows (one compact JSON object per line)."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+    """The exact bytes uploaded for rows."""
+    return jsonl_text(rows).encode("utf-8")
 
 
 def content_hash(data: bytes) -> str:
     """SHA-256 of file content, the key that avoids uploading the same file twice."""
     return hashlib.sha256(data).hexdigest()
-
-
-def carve_validation(samples: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
-    """Split samples into (train, validation) by question, seeded, so one question's rationales stay together."""
-    if not 0.0 <= fraction < 1.0:
-        raise ConfigError(f"--validation-fraction {fraction} must be in [0, 1)")
-    groups: dict[object, list[dict]] = {}
-    for i, sample in enumerate(samples):
-        groups.setdefault(sample.get("sample_index", f"row{i}"), []).append(sample)
-    keys = list(groups)
-    random.Random(seed).shuffle(keys)
-    held = set(keys[: round(len(keys) * fraction)])
-    train = [s for k in groups if k not in held for s in groups[k]]
-    validation = [s for k in groups if k in held for s in groups[k]]
-    if validation and (len(validation) < MIN_EXAMPLES or len(train) < MIN_EXAMPLES):
-        log.warning("validation part of %d examples is under the API minimum of %d; training without one",
-                    len(validation), MIN_EXAMPLES)
-        return samples, []
-    return train, validation
 
 
 def write_finetune_files(
@@ -161,7 +125,8 @@ def write_finetune_files(
 ) -> FinetuneFiles:
     """Write curated samples (`input`, `label`) as `finetune_data/P_<platform>/F_<key>.jsonl` (+ `.validation.jsonl`).
 
-    `info` (the curation config: template, dataset_key, ...) goes to the `F_<key>.curate.json` sidecar.
+    Whole questions go to the validation part (seeded); `info` (the curation config: template, dataset_key, ...)
+    goes to the `F_<key>.curate.json` sidecar.
     """
     check_format(data_format)
     for i, sample in enumerate(samples):
@@ -170,16 +135,21 @@ def write_finetune_files(
     if len(samples) < MIN_EXAMPLES:
         raise DataError(f"{finetune_key}: only {len(samples)} curated examples; the fine-tuning API needs at least "
                         f"{MIN_EXAMPLES}, so curate more samples (another task or a larger split)")
-    train, validation = carve_validation(samples, validation_fraction, seed)
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ConfigError(f"--validation-fraction {validation_fraction} must be in [0, 1)")
+    train, validation = split_validation(samples, validation_fraction, seed)
+    if validation and (len(validation) < MIN_EXAMPLES or len(train) < MIN_EXAMPLES):
+        log.warning("validation part of %d examples is under the API minimum of %d; training without one",
+                    len(validation), MIN_EXAMPLES)
+        train, validation = samples, []
     train_path = finetune_data_path(root, platform, finetune_key)
-    write_atomic(train_path, jsonl_bytes([to_row(s["input"], s["label"], data_format) for s in train]).decode())
-    validation_path = finetune_data_path(root, platform, finetune_key, suffix=VALIDATION_SUFFIX)
+    write_jsonl(train_path, [to_row(s["input"], s["label"], data_format) for s in train])
+    validation_file = validation_path(train_path)
     if validation:
-        write_atomic(validation_path, jsonl_bytes([to_row(s["input"], s["label"], data_format)
-                                                   for s in validation]).decode())
+        write_jsonl(validation_file, [to_row(s["input"], s["label"], data_format) for s in validation])
     else:
-        validation_path.unlink(missing_ok=True)
+        validation_file.unlink(missing_ok=True)
     write_json(sidecar_path(train_path), {**(info or {}), "data_format": data_format, "train_examples": len(train),
                                           "validation_examples": len(validation), "validation_seed": seed})
     log.info("wrote %d training and %d validation examples to %s", len(train), len(validation), train_path)
-    return FinetuneFiles(train_path, validation_path if validation else None, len(train), len(validation), data_format)
+    return FinetuneFiles(train_path, validation_file if validation else None, len(train), len(validation), data_format)

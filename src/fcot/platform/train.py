@@ -1,9 +1,4 @@
-"""Fine-tune-CoT students trained through a hosted fine-tuning API (OpenAI or any compatible platform).
-
-The paper's `oai` workflow on today's API: curated samples become `finetune_data/P_openai/F_<key>.jsonl`,
-`train_on_platform` uploads them and runs a fine-tuning job recorded in `model_metadata/F_<key>.json`, and
-`evaluate_platform_model` scores the fine-tuned model through the teacher's inference path.
-"""
+"""`train_on_platform`: upload the training data, create (or re-attach to) the fine-tuning job, follow and record it."""
 
 from __future__ import annotations
 
@@ -11,67 +6,31 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
+from fcot.curate import read_sidecar
 from fcot.errors import PlatformError
 from fcot.formats import finetune_data_path, model_metadata_path
-from fcot.student.platform_data import (
-    VALIDATION_SUFFIX,
-    FinetuneFiles,
+from fcot.platform.api import (
+    DEFAULT_POLL_INTERVAL,
+    STOPPED,
+    JobUpdate,
+    api_call,
+    find_job,
+    follow_job,
+    job_arguments,
+    job_tags,
+    upload_file,
+)
+from fcot.platform.data import (
     content_hash,
     convert_rows,
     format_for_model,
     jsonl_bytes,
     read_finetune_file,
-    read_sidecar,
-    write_finetune_files,
+    validation_path,
 )
-from fcot.student.platform_jobs import (
-    FileRecord,
-    JobUpdate,
-    ModelMetadata,
-    api_call,
-    cancel_job,
-    find_job,
-    follow_job,
-    job_arguments,
-    job_tags,
-    load_model_metadata,
-    load_training_prices,
-    make_client,
-    record_job,
-    upload_file,
-)
-from fcot.student.platform_eval import PlatformEvalConfig, evaluate_platform_model, fine_tuned_model
+from fcot.platform.metadata import FileRecord, ModelMetadata, load_model_metadata, load_training_prices, record_job
 
 log = logging.getLogger(__name__)
-
-PLATFORMS = ("openai",)
-DEFAULT_POLL_INTERVAL = 10.0  # seconds between job polls; jobs take minutes to hours
-
-__all__ = [
-    "DEFAULT_POLL_INTERVAL",
-    "FinetuneFiles",
-    "JobUpdate",
-    "ModelMetadata",
-    "PLATFORMS",
-    "PlatformEvalConfig",
-    "cancel_job",
-    "check_platform",
-    "evaluate_platform_model",
-    "fine_tuned_model",
-    "load_model_metadata",
-    "load_training_prices",
-    "make_client",
-    "read_finetune_file",
-    "train_on_platform",
-    "write_finetune_files",
-]
-
-
-def check_platform(platform: str) -> None:
-    """Raise PlatformError unless the platform is supported."""
-    if platform not in PLATFORMS:
-        raise PlatformError(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)} "
-                            "(any OpenAI-compatible fine-tuning API works through --base-url)")
 
 
 def _prepared(path: Path, base_model: str) -> tuple[bytes, FileRecord, str]:
@@ -99,6 +58,31 @@ def _check_reattach(meta: ModelMetadata, base_model: str, sha: str, where: Path)
                             "training data; use another --finetune-key, or delete the file to start over")
 
 
+def _start_job(root: Path, finetune_key: str, base_model: str, client: Any, train_path: Path, data_format: str,
+               sha: str, previous: ModelMetadata | None, args: dict[str, Any]) -> tuple[ModelMetadata, Any]:
+    """Upload the files (reusing earlier uploads) and create the job, or find one made for them; (record, job)."""
+    info = read_sidecar(train_path)
+    meta = ModelMetadata(finetune_key=finetune_key, base_url=str(client.base_url), base_model=base_model,
+                         data_format=data_format, template=info.get("template"), dataset_key=info.get("dataset_key"))
+    meta.training_file = _upload(client, train_path, base_model, previous.training_file if previous else None)
+    validation = validation_path(train_path)
+    if validation.exists():
+        meta.validation_file = _upload(client, validation, base_model, previous.validation_file if previous else None)
+    meta.save(root)
+    job = find_job(client, finetune_key, sha, base_model)
+    if job is not None:
+        log.info("found fine-tuning job %s made for these files; re-attaching", job.id)
+    else:
+        if meta.validation_file is not None:
+            args = {**args, "validation_file": meta.validation_file.id}
+        with api_call("creating the fine-tuning job",
+                      f"check --base-model {base_model!r} is a model the platform can fine-tune"):
+            job = client.fine_tuning.jobs.create(model=base_model, training_file=meta.training_file.id,
+                                                 metadata=job_tags(finetune_key, sha), **args)
+        log.info("created fine-tuning job %s", job.id)
+    return meta, job
+
+
 def train_on_platform(
     root: str | Path,
     finetune_key: str,
@@ -113,43 +97,25 @@ def train_on_platform(
     on_update: Callable[[JobUpdate], None] | None = None,
     training_file: str | Path | None = None,
 ) -> ModelMetadata:
-    """Upload the training data, create (or re-attach to) the fine-tuning job, follow it, and record the result."""
+    """Upload the training data, create (or re-attach to) the fine-tuning job, follow it, and record the result.
+
+    `on_update` sees every poll (status and new events); `wait=False` returns once the job exists.
+    """
     root = Path(root)
     prices = prices if prices is not None else load_training_prices()
     train_path = Path(training_file) if training_file else finetune_data_path(root, "openai", finetune_key)
-    validation_path = train_path.with_name(train_path.name.removesuffix(".jsonl") + VALIDATION_SUFFIX)
     where = model_metadata_path(root, finetune_key)
     _, train_record, data_format = _prepared(train_path, base_model)
     sha = train_record.sha256
 
     meta = load_model_metadata(root, finetune_key)
-    if meta is not None and meta.job_id and meta.status not in ("failed", "cancelled"):
+    if meta is not None and meta.job_id and meta.status not in STOPPED:
         _check_reattach(meta, base_model, sha, where)
         log.info("re-attaching to fine-tuning job %s recorded in %s", meta.job_id, where)
         job_id = meta.job_id
     else:
-        previous = meta
-        info = read_sidecar(train_path)
-        meta = ModelMetadata(finetune_key=finetune_key, base_url=str(client.base_url), base_model=base_model,
-                             data_format=data_format, template=info.get("template"),
-                             dataset_key=info.get("dataset_key"))
-        meta.training_file = _upload(client, train_path, base_model, previous.training_file if previous else None)
-        if validation_path.exists():
-            meta.validation_file = _upload(client, validation_path, base_model,
-                                           previous.validation_file if previous else None)
-        meta.save(root)
-        job = find_job(client, finetune_key, sha, base_model)
-        if job is not None:
-            log.info("found fine-tuning job %s made for these files; re-attaching", job.id)
-        else:
-            args = job_arguments(hyperparameters or {}, suffix, seed)
-            if meta.validation_file is not None:
-                args["validation_file"] = meta.validation_file.id
-            with api_call("creating the fine-tuning job",
-                          f"check --base-model {base_model!r} is a model the platform can fine-tune"):
-                job = client.fine_tuning.jobs.create(model=base_model, training_file=meta.training_file.id,
-                                                     metadata=job_tags(finetune_key, sha), **args)
-            log.info("created fine-tuning job %s", job.id)
+        args = job_arguments(hyperparameters or {}, suffix, seed)
+        meta, job = _start_job(root, finetune_key, base_model, client, train_path, data_format, sha, meta, args)
         job_id = job.id
         record_job(meta, job.model_dump(), prices)
         meta.save(root)
