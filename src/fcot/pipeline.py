@@ -176,10 +176,9 @@ def _curate(config: RunConfig, task: Task, completions: CompletionDataset, root:
 
 
 def _curate_vanilla(config: RunConfig, task: Task, root: Path) -> Path:
-    from fcot.curate import curate_dataset, curated_path, write_curated
+    from fcot.curate import curate, curated_path, write_curated
 
-    result = curate_dataset(task.load_dataset(config.data_dir), task, "ft_token", split="train",
-                            data_dir=config.data_dir)
+    result = curate(task.load_dataset(config.data_dir), task, "ft_token", split="train", data_dir=config.data_dir)
     if config.curate.max_samples:
         result.samples = result.samples[: config.curate.max_samples]
     return write_curated(result, curated_path(root, result))

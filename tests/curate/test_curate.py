@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from fcot.curate import count_words, curate, curate_dataset, curated_path, read_sidecar, split_validation, write_curated
+from fcot.curate import count_words, curate, curated_path, read_sidecar, split_validation, write_curated
 from fcot.errors import ConfigError, DataError
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset, read_jsonl
@@ -49,7 +49,7 @@ def test_ft_cot_token_formats_match_the_paper(shared_data, multiarith):
 
 def test_ft_token_from_the_dataset_uses_gold_answers(shared_data):
     task = get_task("multiarith")
-    result = curate_dataset(task.load_dataset(shared_data), task, data_dir=shared_data)
+    result = curate(task.load_dataset(shared_data), task, data_dir=shared_data)
     train = task.load_split(data_dir=shared_data)["train"]
     assert [s["sample_index"] for s in result.samples] == train
     gold = task.load_dataset(shared_data)[train[0]]

@@ -42,9 +42,8 @@ def curate(
     from rich.table import Table
 
     from fcot.templates import check_trainable
-    from fcot.curate import curate as curate_completions, curate_dataset, curated_path, load_sources
-    from fcot.curate import write_curated
-    from fcot.formats import Dataset, check_writable, finetune_data_path
+    from fcot.curate import curate, curated_path, load_sources, write_curated
+    from fcot.formats import check_writable, finetune_data_path
 
     check_trainable(template, model_type)
     check_writable(finetune_data_path(out, platform or model_type, "").parent)
@@ -56,10 +55,7 @@ def curate(
                    stop_phrase=stop_phrase or None)
     results = []
     for src in load_sources(source, template, data_dir):
-        if isinstance(src, Dataset):
-            result = curate_dataset(src, **options)
-        else:
-            result = curate_completions(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe, **options)
+        result = curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe, **options)
         if platform:
             from fcot.cli.platform import curate_for_platform
 

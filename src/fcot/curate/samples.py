@@ -129,9 +129,9 @@ def _row(template: str, model_type: str, task: Task, source: dict, stop_phrase: 
 
 
 def curate(
-    completions: CompletionDataset,
+    source: CompletionDataset | Dataset,
     task: Task | str | None = None,
-    template: str = DEFAULT_TEMPLATE,
+    template: str | None = None,
     model_type: str = "decoder",
     *,
     split: str = "train",
@@ -144,17 +144,42 @@ def curate(
     stop_phrase: str | None = STOP_PHRASE,
     is_correct: Callable[[dict], bool] | None = None,
 ) -> CurateResult:
-    """Training samples from the correct teacher completions of a task's train split."""
+    """Training samples from a task's train split: the teacher's correct rationales (a CompletionDataset), or
+    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset)."""
+    from_dataset = isinstance(source, Dataset)
+    template = template or ("ft_token" if from_dataset else DEFAULT_TEMPLATE)
     check_trainable(template, model_type)
-    if not TEMPLATES[template].writes_rationale:
-        raise ConfigError(f"template {template} trains on gold answers, not teacher completions; curate the task's "
-                          f"Dataset instead (e.g. `fcot curate {completions.dataset_key} --template ft_token`)")
-    task = as_task(task or completions.dataset_key)
-    if task.key != completions.dataset_key:
-        raise DataError(f"completions are for {completions.dataset_key!r}, not task {task.key!r}; "
-                        "pass the matching task")
+    if from_dataset == TEMPLATES[template].writes_rationale:
+        raise ConfigError(f"template {template} needs teacher rationales; curate a completions file, not a Dataset"
+                          if from_dataset else f"template {template} trains on gold answers, not teacher completions; "
+                          f"curate the task's Dataset instead (e.g. `fcot curate {source.dataset_key} --template "
+                          "ft_token`)")
+    task = as_task(task or source.dataset_key)
+    if task.key != source.dataset_key:
+        raise DataError(f"{source.dataset_key!r} data, not task {task.key!r}; pass the matching task")
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
-    is_correct = is_correct or step2_correct(task, completions.prediction_template)
+    config = {"split": split, "split_name": split_name, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
+    if from_dataset:
+        samples = [_row(template, model_type, task, s, stop_phrase) for s in source.select(indices)]
+        if not samples:
+            raise DataError(f"dataset {task.key}: split part {split!r} is empty; nothing to train on")
+        n = len(samples)
+        stats = CurateStats(task.key, template, model_type, split_samples=len(indices), source_samples=n,
+                            completions=n, correct=n, kept=n, kept_samples=n)
+        config.update(source="dataset", teacher=None)
+    else:
+        is_correct = is_correct or step2_correct(task, source.prediction_template)
+        samples, stats = _correct_rationales(source, task, template, model_type, indices, stop_phrase, is_correct,
+                                             max_rationale_tokens, count_tokens, dedupe)
+        config.update(source="completions", teacher=source.base_model,
+                      completion_key=source.metadata.get("completion_key") or source.prediction_template)
+    return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
+
+
+def _correct_rationales(completions: CompletionDataset, task: Task, template: str, model_type: str, indices: list[int],
+                        stop_phrase: str | None, is_correct: Callable[[dict], bool], max_rationale_tokens: int | None,
+                        count_tokens: Callable[[str], int], dedupe: bool) -> tuple[list[dict], CurateStats]:
+    """One sample per correct completion of the chosen questions, less too long and repeated rationales."""
     stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
     samples: list[dict] = []
     seen: set[tuple[int, str]] = set()
@@ -180,46 +205,12 @@ def curate(
             seen.add(key)
             samples.append(_row(template, model_type, task, c, stop_phrase))
     if not samples:
-        raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in split part "
-                        f"{split!r} ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
+        raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in the split "
+                        f"part ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
     stats.kept = len(samples)
     stats.kept_samples = len({s["sample_index"] for s in samples})
     log.info("%s: kept %d of %d completions", task.key, stats.kept, stats.completions)
-    completion_key = completions.metadata.get("completion_key") or completions.prediction_template
-    config = {"source": "completions", "teacher": completions.base_model, "completion_key": completion_key,
-              "split": split, "split_name": split_name,
-              "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
-    return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
-
-
-def curate_dataset(
-    dataset: Dataset,
-    task: Task | str | None = None,
-    template: str = "ft_token",
-    model_type: str = "decoder",
-    *,
-    split: str = "train",
-    split_name: str = "default",
-    sample_indices: list[int] | None = None,
-    data_dir: str | Path | None = None,
-    stop_phrase: str | None = STOP_PHRASE,
-) -> CurateResult:
-    """Vanilla fine-tuning samples (`ft_token`): the train split's questions with their gold answers."""
-    check_trainable(template, model_type)
-    if TEMPLATES[template].writes_rationale:
-        raise ConfigError(f"template {template} needs teacher rationales; curate a completions file, not a Dataset")
-    task = as_task(task or dataset.dataset_key)
-    indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
-    chosen = dataset.select(indices)
-    samples = [_row(template, model_type, task, s, stop_phrase) for s in chosen]
-    if not samples:
-        raise DataError(f"dataset {task.key}: split part {split!r} is empty; nothing to train on")
-    n = len(samples)
-    stats = CurateStats(task.key, template, model_type, split_samples=len(indices), source_samples=n,
-                        completions=n, correct=n, kept=n, kept_samples=n)
-    config = {"source": "dataset", "teacher": None, "split": split, "split_name": split_name,
-              "max_rationale_tokens": None, "dedupe": False}
-    return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
+    return samples, stats
 
 
 def _config(template: str, model_type: str, stop_phrase: str | None, task: Task, extra: dict) -> dict:
