@@ -17,15 +17,21 @@ TEMPLATE, STOP = "ft_cot_token", "END"
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, shared_data) -> Path:
+def known_samples(shared_data) -> list[dict]:
+    """The first KNOWN multiarith test questions, each with the rationale the tiny run learnt for it."""
+    dataset = json.loads((shared_data / "dataset" / "multiarith.json").read_text(encoding="utf-8"))["data"]
+    test = json.loads((shared_data / "split" / "multiarith__default.json").read_text(encoding="utf-8"))["test"]
+    by_index = {s["sample_index"]: s for s in dataset}
+    return [{**by_index[i], "rationale": f"So it is {by_index[i]['answer']}."} for i in test[:KNOWN]]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, known_samples) -> Path:
     """A run folder (model, tokenizer, fcot.yaml, done marker) trained on "{question} ###" → " … --> {answer} END"."""
     from fcot.models.loading import DONE_MARKER
     from fcot.templates import format_input, format_label
 
-    dataset = json.loads((shared_data / "dataset" / "multiarith.json").read_text(encoding="utf-8"))["data"]
-    test = json.loads((shared_data / "split" / "multiarith__default.json").read_text(encoding="utf-8"))["test"]
-    by_index = {s["sample_index"]: s for s in dataset}
-    samples = [{**by_index[i], "rationale": f"So it is {by_index[i]['answer']}."} for i in test[:KNOWN]]
+    samples = known_samples
     path = build_tiny_model(tmp_path_factory.mktemp("tiny-run"), corpus=tuple(s["question"] for s in samples))
     overfit(path, [format_input(TEMPLATE, s) + format_label(TEMPLATE, s, stop_phrase=STOP) for s in samples])
     record = {"student": {"model": "tiny"}, "data": {"dataset_key": "multiarith", "template": TEMPLATE,

@@ -23,8 +23,8 @@ AnswerTypeOption = typer.Option(
     "yes_no or text."
 )
 OutDirOption = typer.Option(Path("fcot-out"), "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
-ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default: torch's, one per core; "
-                             "on a busy machine fewer can be much faster).")
+ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for torch or an export's runtime (default: "
+                             "one per core; on a busy machine fewer can be much faster).")
 PrecisionOption = typer.Option(None, "--precision", help="Matmul precision: auto (default: bf16 where the "
                                "hardware has it: GPUs, AMX/AVX512-BF16 CPUs; else fp32; $FCOT_PRECISION overrides), "
                                "fp32 or bf16.")

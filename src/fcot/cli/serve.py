@@ -17,11 +17,11 @@ from fcot.errors import ConfigError, TaskNotFound
 
 @app.command()
 def serve(
-    model: str = typer.Argument(..., help="`fcot train` run folder, model folder, .gguf file, or the default "
-                                "student alias."),
+    model: str = typer.Argument(..., help="`fcot train` run folder, `fcot export` output (run by llama.cpp / "
+                                "onnxruntime, no torch), model folder, .gguf file, or the default student alias."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port, 0 to 65535 (0: any free port, printed at start)."),
-    name: Optional[str] = typer.Option(None, "--name", help="Model id clients use (default: the folder name)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Model id clients use (default: the folder or file name)."),
     max_batch: int = typer.Option(8, "--max-batch", min=1, help="Requests generated together in one batch."),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)."),
     precision: Optional[str] = PrecisionOption,
@@ -34,20 +34,17 @@ def serve(
 ) -> None:
     """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions.
 
-    Given a trained run, chat questions are asked in the run's trained format and answered with rationale and
-    answer; /v1/completions takes any prompt.
+    Given a trained run or its export, chat questions are asked in the run's trained format and answered with
+    rationale and answer; /v1/completions takes any prompt. An export completes one sequence at a time, greedy
+    or sampled, in the precision it was written in.
     """
     sock = _listen(host, port)
     quiet_libraries()
     import uvicorn
 
-    from fcot.student.run import run_info
-    from fcot.models.completions import load_generator
     from fcot.serve import create_app
 
-    student_task = _student_task(model, run_info(Path(model).expanduser()), task, answer_type)
-    set_threads(threads)
-    generator = load_generator(model, device=device, precision=precision or "auto")
+    generator, student_task = load_served(model, device, precision, task, answer_type, threads)
     err_console.print(str(generator.precision), highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key)
     about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
@@ -56,6 +53,27 @@ def serve(
                       + ("; API key required" if api_key else ""), highlight=False, soft_wrap=True)
     server = uvicorn.Server(uvicorn.Config(api, log_level="warning"))
     server.run(sockets=[sock])
+
+
+def load_served(model: str, device: str | None = None, precision: str | None = None, task: str | None = None,
+                answer_type: str | None = None, threads: int | None = None) -> tuple[Any, Any]:
+    """(Completions, StudentTask or None) for MODEL: an fcot export through its edge runtime (no torch), else torch."""
+    from fcot.student.run import run_info
+    from fcot.models.edge import export_info
+
+    exported = export_info(model)  # an fcot export carries its run's info
+    student_task = _student_task(model, exported or run_info(Path(model).expanduser()), task, answer_type)
+    if exported is not None:
+        if device or precision:
+            raise ConfigError(f"--device/--precision: {model} is an export; it runs on the CPU in the precision it "
+                              "was written in, so drop them")
+        from fcot.models.completions import load_edge_completions
+
+        return load_edge_completions(model, threads), student_task
+    from fcot.models.completions import load_generator
+
+    set_threads(threads)
+    return load_generator(model, device=device, precision=precision or "auto"), student_task
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -1,8 +1,9 @@
-"""Completions the way the OpenAI API reports them, over `fcot.models.generate`, for `fcot serve` and `local:`.
+"""Completions the way the OpenAI API reports them, for `fcot serve` and `local:`.
 
-`Generator.generate` completes prompts (`n` each) with finish reasons and token counts; `Batcher` groups
-concurrent requests with the same sampling parameters into one `generate` call on a worker thread.
-`Generator.stream` completes one prompt token by token, for streamed responses.
+A `Completions` model completes prompts (`n` each) with finish reasons and token counts (`generate`) and one
+prompt token by token (`stream`): `Generator` runs a torch model over `fcot.models.generate`, `EdgeCompletions`
+an fcot export over `fcot.models.edge` (no torch). `Batcher` groups concurrent requests with the same sampling
+parameters into one `generate` call on a worker thread.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import inspect
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from fcot.errors import ModelError
 from fcot.models.generate import generate as generate_batch
@@ -58,6 +59,23 @@ class StreamRow:
     new_tokens: int
 
 
+def advance(decode: Callable[[list[int]], str], tokens: list[int], token: int, ends: set[int], stop: tuple[str, ...],
+            last: bool) -> StreamRow:
+    """A sequence's state after its next token: stopped at EOS or a stop phrase, out of length, or growing.
+
+    tokens (the sequence's completion so far) grows by token unless it ends the completion.
+    """
+    ended = token in ends
+    if not ended:
+        tokens.append(token)
+    text, hit = trim_at_stop(decode(tokens), stop)
+    if ended or hit or last:
+        return StreamRow(text, "stop" if ended or hit else "length", len(tokens))
+    hold = max((len(s) for s in stop if s), default=1) - 1  # characters that may start a stop phrase
+    stable = text[:max(0, len(text) - hold)].rstrip("\ufffd")  # a trailing U+FFFD is an unfinished UTF-8 character
+    return StreamRow(stable, None, len(tokens))
+
+
 def check_device(device: str) -> None:
     """Raise ModelError unless torch can place tensors on device."""
     import torch
@@ -84,8 +102,61 @@ def load_generator(name_or_path: str | Path, device: str | None = None, precisio
     return Generator(loaded.model, loaded.tokenizer, Path(str(name_or_path)).name or str(name_or_path), precision)
 
 
-class Generator:
-    """Completes prompts with a causal LM; one call at a time (a lock guards the model)."""
+def load_edge_completions(path: str | Path, threads: int | None = None) -> "EdgeCompletions":
+    """EdgeCompletions for an fcot export (a .gguf file or an ONNX folder), run without torch."""
+    from fcot.models.edge import load_edge
+
+    return EdgeCompletions(load_edge(path, threads))
+
+
+class Completions:
+    """A model completing prompts for `fcot serve` and the `local:` teacher; subclasses count tokens, complete, stream.
+
+    `tokenizer` gives chat requests a chat template (None: the messages joined by newlines).
+    """
+
+    name: str
+    context_length: int
+    tokenizer: Any = None
+
+    def count_tokens(self, prompt: str) -> int:
+        raise NotImplementedError
+
+    def check_length(self, prompt: str, max_tokens: int) -> int:
+        """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when prompt + max_tokens won't fit."""
+        count = self.count_tokens(prompt)
+        if count == 0:
+            raise EmptyPrompt("the prompt is empty; send some text to complete")
+        if count + max_tokens > self.context_length:
+            raise ContextTooLong(
+                f"This model's maximum context length is {self.context_length} tokens, however you requested "
+                f"{count + max_tokens} tokens ({count} in your prompt; {max_tokens} for the completion); "
+                "reduce the prompt or max_tokens")
+        return count
+
+    def generate(self, prompts: list[str], params: GenParams) -> list[GenOutput]:
+        """Complete every prompt `params.n` times (greedy: one completion, repeated)."""
+        counts = [self.check_length(prompt, params.max_tokens) for prompt in prompts]
+        copies = params.n if params.temperature > 0 else 1
+        runs = self._complete([p for p in prompts for _ in range(copies)], params)
+        outputs = []
+        for i, count in enumerate(counts):
+            own = runs[i * copies:(i + 1) * copies] * (params.n // copies)
+            outputs.append(GenOutput([r.text for r in own], [r.finish_reason for r in own], count,
+                                     sum(r.new_tokens for r in own)))
+        return outputs
+
+    def _complete(self, prompts: list[str], params: GenParams) -> list[Any]:
+        """One finished completion (text, finish_reason, new_tokens) per prompt, in order."""
+        raise NotImplementedError
+
+    def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
+        """Complete one prompt token by token, yielding its sequences (n when sampling, else one) after each step."""
+        raise NotImplementedError
+
+
+class Generator(Completions):
+    """Completes prompts with a torch causal LM, many in one batch; one call at a time (a lock guards the model)."""
 
     def __init__(self, model: Any, tokenizer: Any, name: str, precision: str = "auto") -> None:
         from fcot.precision import resolve_precision
@@ -100,39 +171,19 @@ class Generator:
         self._lock = threading.Lock()
         self.stream_steps = 0  # decoding steps `stream` has run, all streams together
 
-    def check_length(self, prompt: str, max_tokens: int) -> int:
-        """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when prompt + max_tokens won't fit."""
-        count = len(self.tokenizer(prompt)["input_ids"])
-        if count == 0:
-            raise EmptyPrompt("the prompt is empty; send some text to complete")
-        if count + max_tokens > self.context_length:
-            raise ContextTooLong(
-                f"This model's maximum context length is {self.context_length} tokens, however you requested "
-                f"{count + max_tokens} tokens ({count} in your prompt; {max_tokens} for the completion); "
-                "reduce the prompt or max_tokens")
-        return count
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.tokenizer(prompt)["input_ids"])
 
-    def generate(self, prompts: list[str], params: GenParams) -> list[GenOutput]:
-        """Complete every prompt `params.n` times in one batch (greedy: one completion, repeated)."""
-        counts = [self.check_length(prompt, params.max_tokens) for prompt in prompts]
-        copies = params.n if params.temperature > 0 else 1
+    def _complete(self, prompts: list[str], params: GenParams) -> list[Any]:
+        """The prompts' completions, generated as one batch."""
         with self._lock:
-            gens, _ = generate_batch(self.model, self.tokenizer, [p for p in prompts for _ in range(copies)],
-                                     max_new_tokens=params.max_tokens, batch_size=len(prompts) * copies,
-                                     stop=params.stop, temperature=params.temperature, top_p=params.top_p,
-                                     compute_dtype=self.precision.torch_dtype)
-        outputs = []
-        for i, count in enumerate(counts):
-            runs = gens[i * copies:(i + 1) * copies] * (params.n // copies)
-            outputs.append(GenOutput([g.text for g in runs], [g.finish_reason for g in runs], count,
-                                     sum(g.new_tokens for g in runs)))
-        return outputs
+            gens, _ = generate_batch(self.model, self.tokenizer, prompts, max_new_tokens=params.max_tokens,
+                                     batch_size=len(prompts), stop=params.stop, temperature=params.temperature,
+                                     top_p=params.top_p, compute_dtype=self.precision.torch_dtype)
+        return gens
 
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
-        """Complete one prompt token by token, yielding its sequences (n when sampling, else one) after each step.
-
-        Each step takes the model lock on its own, so streams interleave with batches; stop iterating to stop.
-        """
+        """Each step takes the model lock on its own, so streams interleave with batches; stop iterating to stop."""
         import torch
         from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
@@ -141,7 +192,6 @@ class Generator:
         warp = LogitsProcessorList([TemperatureLogitsWarper(params.temperature), TopPLogitsWarper(params.top_p)]
                                    ) if sampling else None
         ends = stop_token_ids(self.model, self.tokenizer)
-        hold = max((len(s) for s in params.stop if s), default=1) - 1  # characters that may start a stop phrase
         device = next(self.model.parameters()).device
         ids = torch.tensor([self.tokenizer(prompt).input_ids] * (params.n if sampling else 1), device=device)
         tokens: list[list[int]] = [[] for _ in range(len(ids))]
@@ -158,22 +208,40 @@ class Generator:
             self.stream_steps += 1
             for i, token in enumerate(ids[:, 0].tolist()):
                 if rows[i].finish_reason is None:
-                    rows[i] = self._advance(tokens[i], token, ends, params.stop, hold, step == params.max_tokens - 1)
+                    last = step == params.max_tokens - 1
+                    rows[i] = advance(self._decode, tokens[i], token, ends, params.stop, last)
             yield list(rows)
             if all(row.finish_reason for row in rows):
                 return
 
-    def _advance(self, tokens: list[int], token: int, ends: set[int], stop: tuple[str, ...], hold: int,
-                 last: bool) -> StreamRow:
-        """A sequence's state after its next token: stopped at EOS or a stop phrase, out of length, or growing."""
-        ended = token in ends
-        if not ended:
-            tokens.append(token)
-        text, hit = trim_at_stop(self.tokenizer.decode(tokens, skip_special_tokens=True), stop)
-        if ended or hit or last:
-            return StreamRow(text, "stop" if ended or hit else "length", len(tokens))
-        stable = text[:max(0, len(text) - hold)].rstrip("\ufffd")  # a trailing U+FFFD is an unfinished UTF-8 character
-        return StreamRow(stable, None, len(tokens))
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+class EdgeCompletions(Completions):
+    """An fcot export (`fcot.models.edge.EdgeGenerator`) completing one sequence at a time, greedy or sampled."""
+
+    def __init__(self, edge: Any) -> None:
+        self.edge, self.name, self.context_length = edge, Path(edge.name).name, edge.context_length
+        self.precision = edge.dtype  # e.g. "gguf q8_0": the export runs in the precision it was written in
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.edge.encode(prompt))
+
+    def _complete(self, prompts: list[str], params: GenParams) -> list[Any]:
+        return [self.edge.complete(p, params.max_tokens, params.stop, params.temperature, params.top_p)
+                for p in prompts]
+
+    def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
+        """Complete one prompt token by token; sampling n sequences, one after another (the others wait empty)."""
+        self.check_length(prompt, params.max_tokens)
+        count = params.n if params.temperature > 0 else 1
+        done: list[StreamRow] = []
+        for i in range(count):
+            row = StreamRow("", "length", 0)
+            for row in self.edge.stream(prompt, params.max_tokens, params.stop, params.temperature, params.top_p):
+                yield [*done, row, *[StreamRow("", None, 0)] * (count - i - 1)]
+            done.append(row)
 
 
 def _cache_argument(model: Any) -> str:
@@ -184,7 +252,7 @@ def _cache_argument(model: Any) -> str:
 class Batcher:
     """Collects concurrent requests and runs those with equal parameters as one batch on a worker thread."""
 
-    def __init__(self, generator: Generator, max_batch: int = 8) -> None:
+    def __init__(self, generator: Completions, max_batch: int = 8) -> None:
         self.generator = generator
         self.max_batch = max_batch
         self.largest_batch = 0  # most prompts generated together so far

@@ -1,28 +1,33 @@
 """Generation with an exported student and no torch: llama.cpp for a `.gguf` file, onnxruntime for an ONNX folder.
 
-`load_edge(path)` gives an `EdgeGenerator` whose `generate(prompts, max_new_tokens=, stop=)` returns the same
-`Generation` records as `fcot.models.generate.generate` (greedy, one prompt at a time). `export_info(path)` reads
-the run an export came from (task, template, stop phrase), so `fcot eval` and `fcot serve` can be task-aware.
+`load_edge(path)` gives an `EdgeGenerator`: `generate(prompts, max_new_tokens=, stop=)` returns the same
+`Generation` records as `fcot.models.generate.generate` (greedy, one prompt at a time), and `stream` completes
+one prompt token by token, greedy or sampled (what `fcot serve` uses, through `fcot.models.completions`).
+`export_info(path)` reads the run an export came from (task, template, stop phrase), so `fcot eval` and
+`fcot serve` can be task-aware.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import threading
 import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from fcot.errors import ModelError
 from fcot.formats import read_json
 
 if TYPE_CHECKING:
+    from fcot.models.completions import StreamRow
     from fcot.models.generate import Generation, GenerationStats
 
 GGUF_RUN_KEY = "fcot.run"  # GGUF metadata key holding the run info as JSON
 ONNX_MANIFEST = "fcot-export.json"  # in an ONNX export folder: model file, shapes, EOS ids and the run info
-EDGE_CONTEXT = 2048  # llama.cpp context (prompt + completion tokens); the students' prompts are far shorter
+EDGE_CONTEXT = 2048  # context (prompt + completion tokens) of an export; the students' prompts are far shorter
 EDGE_INSTALL = "pip install 'fcot[edge]'"
 
 
@@ -53,40 +58,83 @@ def load_edge(path: str | Path, threads: int | None = None) -> "EdgeGenerator":
 
 
 class EdgeGenerator:
-    """Greedy completions of prompts, one at a time, by an exported model; subclasses implement `_complete`."""
+    """Completions of prompts, one token at a time, by an exported model.
+
+    Subclasses tokenize (`encode`, `decode`), name the tokens that end a completion (`eos_ids`) and pick next
+    tokens (`_steps`); decoding steps of concurrent streams take a lock one at a time.
+    """
 
     model_type = "decoder"
+    context_length = EDGE_CONTEXT
+    eos_ids: set[int]
 
     def __init__(self, path: Path, dtype: str) -> None:
         self.name = str(path)
         self.dtype = dtype  # e.g. "gguf q8_0", "onnx int8": recorded with the completions
+        self._lock = threading.Lock()
+
+    def encode(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def decode(self, ids: list[int]) -> str:
+        raise NotImplementedError
+
+    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Iterator[int]:
+        """The next token after ids, then after each token it gave (greedy when temperature is 0)."""
+        raise NotImplementedError
+
+    def stream(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
+               top_p: float = 1.0) -> Iterator[StreamRow]:
+        """The completion of prompt after each decoding step, the last one finished (see `completions.advance`)."""
+        from fcot.models.completions import advance
+
+        ids = self.encode(prompt)
+        room = self.context_length - len(ids)
+        if room <= 0:
+            raise ModelError(f"{self.name}: the prompt's {len(ids)} tokens fill the {self.context_length}-token "
+                             "context; shorten it")
+        steps, tokens, limit = self._steps(ids, temperature, top_p), [], min(max_new_tokens, room)
+        stop = tuple(s for s in stop if s)
+        for step in range(limit):
+            with self._lock:
+                token = next(steps)
+            row = advance(self.decode, tokens, token, self.eos_ids, stop, step == limit - 1)
+            yield row
+            if row.finish_reason:
+                return
+
+    def complete(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
+                 top_p: float = 1.0) -> Generation:
+        """The finished completion of prompt, cut before its first stop phrase."""
+        from fcot.models.generate import Generation
+
+        text, reason, new_tokens = "", "length", 0
+        for row in self.stream(prompt, max_new_tokens, stop, temperature, top_p):
+            text, reason, new_tokens = row.text, row.finish_reason, row.new_tokens
+        return Generation(text=text, finish_reason=reason or "length", new_tokens=new_tokens)
 
     def generate(
         self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = (),
         progress: Callable[[int], None] | None = None,
     ) -> tuple[list[Generation], GenerationStats]:
-        """Completions of prompts in the order given, each cut before its first stop phrase; `progress(1)` after each."""
+        """Greedy completions of prompts in the order given; `progress(1)` after each."""
         from fcot.models.generate import GenerationStats
 
-        stop = tuple(s for s in stop if s)
         started, outs = time.perf_counter(), []
         for prompt in prompts:
-            outs.append(self._complete(prompt, max_new_tokens, stop))
+            outs.append(self.complete(prompt, max_new_tokens, stop))
             if progress is not None:
                 progress(1)
         seconds = time.perf_counter() - started
         return outs, GenerationStats(len(outs), sum(o.new_tokens for o in outs), seconds)
 
-    def _complete(self, prompt: str, max_new_tokens: int, stop: tuple[str, ...]) -> Generation:
-        raise NotImplementedError
-
 
 class LlamaCppGenerator(EdgeGenerator):
-    """A GGUF model run by llama.cpp (llama-cpp-python)."""
+    """A GGUF model run by llama.cpp (llama-cpp-python); its sampler picks the tokens."""
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp
         except ImportError as exc:
             raise ModelError(f"{path}: running a .gguf model needs llama-cpp-python; {EDGE_INSTALL}") from exc
         from gguf import GGUFReader, LlamaFileType
@@ -94,23 +142,33 @@ class LlamaCppGenerator(EdgeGenerator):
         super().__init__(path, "gguf")
         trained = GGUFReader(path).get_field("llama.context_length")
         context = min(EDGE_CONTEXT, int(trained.contents())) if trained is not None else EDGE_CONTEXT
-        self.llm = Llama(model_path=str(path), n_ctx=context, n_threads=threads or os.cpu_count(),
-                         n_threads_batch=threads or os.cpu_count(), seed=0, verbose=False)
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=context, n_threads=threads or os.cpu_count(),
+                                   n_threads_batch=threads or os.cpu_count(), seed=0, verbose=False)
         weakref.finalize(self, self.llm.close)  # free it before interpreter shutdown, not in a noisy __del__
+        self.context_length = self.llm.n_ctx()
         file_type = self.llm.metadata.get("general.file_type")
         self.dtype = f"gguf {LlamaFileType(int(file_type)).name.lower()}" if file_type else "gguf"
+        vocab = self.llm._model.vocab  # llama.cpp's end-of-generation tokens (EOS, EOT, ...), as its completions stop
+        self.eos_ids = {t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
+        self._seeds = random.Random()
 
-    def _complete(self, prompt: str, max_new_tokens: int, stop: tuple[str, ...]) -> Generation:
-        from fcot.models.generate import Generation
+    def encode(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)  # BOS/EOS as the model adds them
 
-        try:
-            out = self.llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=0.0, top_k=1,
-                                             repeat_penalty=1.0, stop=list(stop) or None)
-        except ValueError as exc:  # the prompt does not fit the context
-            raise ModelError(f"{self.name}: {exc}; shorten the prompt or max_new_tokens") from exc
-        choice = out["choices"][0]
-        return Generation(text=choice["text"], finish_reason=choice["finish_reason"] or "length",
-                          new_tokens=out["usage"]["completion_tokens"])
+    def decode(self, ids: list[int]) -> str:
+        return self.llm.detokenize(ids).decode("utf-8", errors="replace")
+
+    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Iterator[int]:
+        # One llama.cpp `generate` per token: it keeps the KV cache of the longest prefix it has already seen,
+        # so a sequence continues where it left off, also after another sequence's steps ran in between.
+        sampling = dict(temp=temperature, top_k=0, top_p=top_p, min_p=0.0) if temperature > 0 else dict(temp=0.0)
+        ids = list(ids)
+        while True:
+            if temperature > 0:
+                self.llm.set_seed(self._seeds.getrandbits(32))  # a fresh draw each step
+            token = next(self.llm.generate(ids, repeat_penalty=1.0, **sampling))
+            yield token
+            ids.append(token)
 
 
 class OnnxGenerator(EdgeGenerator):
@@ -118,6 +176,7 @@ class OnnxGenerator(EdgeGenerator):
 
     def __init__(self, folder: Path, threads: int | None = None) -> None:
         try:
+            import numpy as np
             import onnxruntime as ort
             from tokenizers import Tokenizer
         except ImportError as exc:
@@ -131,30 +190,33 @@ class OnnxGenerator(EdgeGenerator):
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.past_names = [i.name for i in self.session.get_inputs()][1:]
         self.eos_ids = set(self.manifest["eos_token_ids"])
+        self._rng = np.random.default_rng()
 
-    def _empty_past(self) -> dict[str, Any]:
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text).ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Iterator[int]:
         import numpy as np
 
         shape = (1, self.manifest["kv_heads"], 0, self.manifest["head_dim"])
-        return {name: np.zeros(shape, dtype=np.float32) for name in self.past_names}
+        past = {name: np.zeros(shape, dtype=np.float32) for name in self.past_names}
+        while True:
+            logits, *present = self.session.run(None, {"input_ids": np.array([ids], dtype=np.int64), **past})
+            token = _pick(logits[0], temperature, top_p, self._rng)
+            yield token
+            ids, past = [token], dict(zip(self.past_names, present))
 
-    def _complete(self, prompt: str, max_new_tokens: int, stop: tuple[str, ...]) -> Generation:
-        import numpy as np
 
-        from fcot.models.generate import Generation, trim_at_stop
+def _pick(logits: Any, temperature: float, top_p: float, rng: Any) -> int:
+    """The next token from logits: the most likely (temperature 0), else sampled from the top_p nucleus."""
+    import numpy as np
 
-        feed, past, new = self.tokenizer.encode(prompt).ids, self._empty_past(), []
-        window = max((len(s) for s in stop), default=0) + 4  # tokens: each holds at least one character
-        ended = False
-        while len(new) < max_new_tokens:
-            logits, *present = self.session.run(None, {"input_ids": np.array([feed], dtype=np.int64), **past})
-            token = int(logits[0].argmax())
-            if token in self.eos_ids:
-                ended = True
-                break
-            new.append(token)
-            feed, past = [token], dict(zip(self.past_names, present))
-            if stop and trim_at_stop(self.tokenizer.decode(new[-window:]), stop)[1]:
-                break
-        text, hit_stop = trim_at_stop(self.tokenizer.decode(new), stop)
-        return Generation(text=text, finish_reason="stop" if ended or hit_stop else "length", new_tokens=len(new))
+    if temperature <= 0:
+        return int(logits.argmax())
+    probs = np.exp((logits - logits.max()) / temperature)
+    order = np.argsort(-probs)
+    kept = order[:int(np.searchsorted(np.cumsum(probs[order]) / probs.sum(), top_p)) + 1]
+    return int(rng.choice(kept, p=probs[kept] / probs[kept].sum()))

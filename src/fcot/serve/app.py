@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fcot.errors import ModelError
-from fcot.models.completions import Batcher, ContextTooLong, GenOutput, GenParams, Generator
+from fcot.models.completions import Batcher, Completions, ContextTooLong, GenOutput, GenParams
 from fcot.serve.protocol import (APIError, ChatMessage, ChatRequest, CompletionRequest, envelope, new_id, usage)
 from fcot.serve.stream import chat_events, completion_events, guarded
 from fcot.serve.student_task import StudentTask
@@ -90,7 +90,7 @@ def _http_error(request: Request, exc: HTTPException) -> APIError:
     return APIError(exc.status_code, str(exc.detail))
 
 
-def create_app(generator: Generator, model_name: str | None = None, max_batch: int = 8,
+def create_app(generator: Completions, model_name: str | None = None, max_batch: int = 8,
                task: StudentTask | None = None, api_key: str | None = None) -> FastAPI:
     """The server app for one model; requests naming another model get a 404, those without api_key a 401."""
     name = model_name or generator.name

@@ -1,6 +1,6 @@
 """Streamed responses: each choice grows token by token and goes out as OpenAI's server-sent event chunks.
 
-A client that disconnects cancels its event generator, which stops asking `Generator.stream` for tokens.
+A client that disconnects cancels its event generator, which stops asking `Completions.stream` for tokens.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from fcot.errors import ModelError
-from fcot.models.completions import GenParams, Generator
+from fcot.models.completions import Completions, GenParams
 from fcot.serve.protocol import APIError, envelope, new_id, sse, usage
 from fcot.serve.student_task import StudentTask
 
@@ -35,7 +35,7 @@ def raw_text(completion: str, finished: bool) -> str:
     return completion
 
 
-async def deltas(generator: Generator, prompt: str, params: GenParams, render: Render) -> AsyncIterator[Delta]:
+async def deltas(generator: Completions, prompt: str, params: GenParams, render: Render) -> AsyncIterator[Delta]:
     """The new text of each of one prompt's n choices after every decoding step (run on a worker thread)."""
     steps = generator.stream(prompt, params)
     shown: list[str | None] = [""] * params.n  # None once finished
@@ -50,7 +50,7 @@ async def deltas(generator: Generator, prompt: str, params: GenParams, render: R
             shown[j] = None if row.finish_reason else sent + new
 
 
-async def completion_events(generator: Generator, model: str, prompts: list[str], prompt_tokens: int,
+async def completion_events(generator: Completions, model: str, prompts: list[str], prompt_tokens: int,
                             params: GenParams, include_usage: bool) -> AsyncIterator[str]:
     """`/v1/completions` chunks: the prompts one after another, each with its n choices."""
     response_id, completion_tokens = new_id("cmpl"), 0
@@ -65,7 +65,7 @@ async def completion_events(generator: Generator, model: str, prompts: list[str]
     yield sse("[DONE]")
 
 
-async def chat_events(generator: Generator, model: str, prompt: str, prompt_tokens: int, params: GenParams,
+async def chat_events(generator: Completions, model: str, prompt: str, prompt_tokens: int, params: GenParams,
                       include_usage: bool, task: StudentTask | None) -> AsyncIterator[str]:
     """`/v1/chat/completions` chunks: the role, content deltas, then each choice's finish (with `fcot` for a task)."""
     response_id, completion_tokens, kind = new_id("chatcmpl"), 0, "chat.completion.chunk"
