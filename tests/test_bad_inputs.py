@@ -186,7 +186,7 @@ CASES = [
     (["eval", "fakemodel", "--task", "q.jsonl"], 2, "needs --answer-type"),
     (["eval", "fakemodel", "--task", "latin1.csv", "--answer-type", "number"], 2, "not a UTF-8 text file"),
     (["eval", "k", "--platform", "nosuch", "--task", "coin_flip"], 2, "unknown platform 'nosuch'"),
-    # --- evaluate ---
+    # --- score ---
     (["score", "missing.json"], 2, "no such file or folder"),
     (["score", "emptydir"], 2, "no D_*.json completion files"),
     (["score", "D_latin1.json"], 2, "not a UTF-8 text file"),

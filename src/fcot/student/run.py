@@ -44,9 +44,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_record(config: StudentConfig, train_file: Path, meta: dict | None, model_type: str) -> dict:
+def run_record(config: StudentConfig, train_file: Path, meta: dict, model_type: str) -> dict:
     """What `fcot.yaml` records: the resolved config, the train file and what curation said of it."""
-    meta = meta or {}
     return {
         "student": config.resolved().model_dump(mode="json"),
         "data": {"train_file": str(train_file.resolve()), "sha256": sha256(train_file),
