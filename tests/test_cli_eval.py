@@ -9,6 +9,7 @@ import yaml
 
 from fcot.formats import CompletionDataset, completion_path
 from fcot.models import DONE_MARKER, save_tiny_model
+from fcot.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,25 @@ def test_eval_run_folder_takes_template_task_and_finetune_key_from_fcot_yaml(fco
     (run / DONE_MARKER).unlink()
     unfinished = fcot("eval", run, "--out", tmp_path / "out")
     assert unfinished.code == 2 and "unfinished" in unfinished.stderr
+
+
+def test_eval_samples_d_answers_per_train_question_and_resumes(fcot, tiny_dirs, tmp_path, shared_data):
+    args = ["eval", tiny_dirs["decoder"], "--task", "coin_flip", "--template", "ft_cot_token", "--split", "train",
+            "--limit", "3", "-D", "4", "--temperature", "0.7", "--max-new-tokens", "6", "--out", tmp_path, "--json",
+            "--data-dir", shared_data]
+    result = fcot(*args)
+    assert result.code == 0, result.stderr
+    path = completion_path(tmp_path, "decoder", "ft_cot_token_t70_d4", "coin_flip")
+    assert json.loads(result.stdout)["file"] == str(path)
+    cd = CompletionDataset.load(path)
+    assert cd.metadata["completion_key"] == "ft_cot_token_t70_d4" and cd.metadata["split"] == "train"
+    assert sorted(cd.data) == sorted(get_task("coin_flip").load_split(data_dir=shared_data)["train"][:3])
+    assert all([r["completion_index"] for r in rows] == [0, 1, 2, 3] for rows in cd.data.values())
+    assert len({r["completion"] for rows in cd.data.values() for r in rows}) > 3  # sampled, not 4 greedy copies
+    before = path.read_text()
+    assert fcot(*args).code == 0 and path.read_text() == before  # complete: nothing generated again
+    greedy_copies = fcot("eval", tiny_dirs["decoder"], "--task", "coin_flip", "-D", "2", "--out", tmp_path / "x")
+    assert "--temperature 0.7" in _one_error_line(greedy_copies)
 
 
 def _one_error_line(result) -> str:

@@ -331,6 +331,30 @@ def finetune_data_path(root: str | Path, platform: str, finetune_key: str, suffi
     return Path(root) / "finetune_data" / f"P_{platform}" / f"F_{finetune_key}{suffix}"
 
 
+MAX_SAMPLES = 64  # rationales per question when sampling (diverse reasoning)
+MAX_TEMPERATURE = 2.0  # the OpenAI API's limit
+
+
+def check_sampling(samples: int, temperature: float) -> None:
+    """Raise ConfigError unless D samples at this temperature make sense (D > 1 needs a temperature above 0)."""
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise ConfigError(f"--samples {samples}: use 1 to {MAX_SAMPLES} rationales per question")
+    if not 0 <= temperature <= MAX_TEMPERATURE:
+        raise ConfigError(f"--temperature {temperature:g}: use 0 to {MAX_TEMPERATURE:g} (0 for one greedy "
+                          "rationale, 0.7 for diverse reasoning)")
+    if samples > 1 and temperature <= 0:
+        raise ConfigError(f"--samples {samples} with --temperature 0 gives identical rationales; "
+                          "use --temperature 0.7 for diverse reasoning")
+
+
+def sampled_key(prompt: str, samples: int = 1, temperature: float = 0.0) -> str:
+    """The completion key of D samples at a temperature: `<prompt>` for one greedy sample, else the paper's
+    diverse-reasoning name, e.g. `zs_cot_t70_d8`."""
+    if samples == 1 and temperature == 0:
+        return prompt
+    return f"{prompt}_t{round(temperature * 100)}_d{samples}"
+
+
 def finetune_key(dataset_key: str, template: str, completion_key: str | None = None) -> str:
     """The paper's name for curated data: `<dataset>` for ft_token, `<completion_key>_<dataset>` for ft_cot_token,
     else `<completion_key>_natural_<dataset>`; the completion key defaults to zs_cot, the teacher's prompt."""

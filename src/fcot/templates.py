@@ -53,6 +53,13 @@ class Template:
         """The default generation budget: room for a rationale, or for a short answer."""
         return 128 if self.writes_rationale else 32
 
+    def rationale_of(self, prediction: str) -> str | None:
+        """The rationale a prediction opens with (the text before the answer prefix); None when this template's
+        predictions carry no rationale, or this one states no answer."""
+        if not (self.writes_rationale and self.answer_prefix) or self.answer_prefix not in prediction:
+            return None
+        return prediction.partition(self.answer_prefix)[0].strip()
+
     @property
     def separator(self) -> str | None:
         """What the labels put between rationale and answer (e.g. `-->`); None without a rationale."""

@@ -13,7 +13,8 @@ from fcot.models.edge import export_info
 
 
 @pytest.mark.parametrize("fmt, quantize, agreement", [("gguf", "f16", 1.0), ("gguf", "q8_0", 2 / 3),
-                                                      ("onnx", "fp32", 1.0), ("onnx", "int8", 2 / 3)])
+                                                      ("gguf", "q4_0", 1 / 3), ("onnx", "fp32", 1.0),
+                                                      ("onnx", "int8", 2 / 3)])
 def test_export_answers_like_the_run(tiny_run, tiny_info, known, tmp_path, fmt, quantize, agreement):
     out = export_run(tiny_run, tiny_info, fmt, quantize, tmp_path / f"tiny.{fmt}")
     assert export_info(out)["finetune_key"] == f"{tiny_run.name}-{fmt}-{quantize}"

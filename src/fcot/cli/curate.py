@@ -13,9 +13,11 @@ from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TRAINABLE
 
 @app.command()
 def curate(
-    source: str = typer.Argument(..., metavar="COMPLETIONS_FILE_OR_DIR",
-                                 help="Completion file (D_<task>.json), a folder of them, a Dataset file, or a task "
-                                 "key (its recorded text-davinci-002 completions; its Dataset for ft_token)."),
+    sources: list[str] = typer.Argument(..., metavar="COMPLETIONS_FILE_OR_DIR...",
+                                        help="Completion file (D_<task>.json), a folder of them, a Dataset file, or a "
+                                        "task key (its recorded text-davinci-002 completions; its Dataset for "
+                                        "ft_token). Several sources of one task make one training set, e.g. the "
+                                        "teacher's and a student's own samples (`fcot eval RUN --split train -D 8`)."),
     template: str = typer.Option(DEFAULT_TEMPLATE, "--template", help=f"{', '.join(TRAINABLE)} "
                                  "(ft_token: vanilla fine-tuning on gold answers)."),
     model_type: str = typer.Option("decoder", "--model-type", help="decoder or encoder_decoder (T5-class)."),
@@ -39,10 +41,12 @@ def curate(
     answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Write finetune_data/P_<model_type>/F_<key>.jsonl (+ .curate.json with config and stats) per task."""
+    from collections import defaultdict
+
     from rich.table import Table
 
     from fcot.templates import check_trainable
-    from fcot.curate import curate, curated_path, load_sources, write_curated
+    from fcot.curate import combine, curate, curated_path, load_sources, write_curated
     from fcot.formats import check_writable, finetune_data_path
 
     check_trainable(template, model_type)
@@ -53,9 +57,13 @@ def curate(
         resolve_task(task_file, answer_type)  # registers a custom task under its key
     options = dict(template=template, model_type=model_type, split=split, split_name=split_name, data_dir=data_dir,
                    stop_phrase=stop_phrase or None)
+    by_task = defaultdict(list)
+    for src in [src for source in sources for src in load_sources(source, template, data_dir)]:
+        by_task[src.dataset_key].append(curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe,
+                                               **options))
     results = []
-    for src in load_sources(source, template, data_dir):
-        result = curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe, **options)
+    for curated in by_task.values():
+        result = combine(curated, dedupe)
         if platform:
             from fcot.cli.platform import curate_for_platform
 

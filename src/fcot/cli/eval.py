@@ -31,6 +31,9 @@ def eval_(
         None, "--template", help=f"{', '.join(TEMPLATES)} (default: the run's template, else zs)."),
     split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test or train."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
+    samples: int = typer.Option(1, "--samples", "-D", help="Answers per question (sampled at --temperature; e.g. "
+                                "a student's own rationales on the train split for self-training)."),
+    temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0: greedy)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
                                                  help="Generation limit (default: the template's, 128 when it writes a rationale, else 32)."),
@@ -44,7 +47,7 @@ def eval_(
     answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Generate the student's answers to a task's test split, save them (paper layout) and print the accuracy."""
-    from fcot.formats import check_writable, completion_path
+    from fcot.formats import check_sampling, check_writable, completion_path, sampled_key
 
     if platform:
         from fcot.cli.platform import eval_on
@@ -71,17 +74,19 @@ def eval_(
     template = template or info.get("template") or "zs"
     check_template(template)
     check_precision(precision or "auto", "--precision")
+    check_sampling(samples, temperature)
     parts = task_obj.load_split("default", data_dir)
     if split not in parts:
         raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use {' or '.join(parts)}")
     if exported is None:
         check_model_name(model)
     base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
-    path = completion_path(out, base, template, task_obj.key, finetune_key=info.get("finetune_key"))
+    path = completion_path(out, base, sampled_key(template, samples, temperature), task_obj.key,
+                           finetune_key=info.get("finetune_key"))
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
-              as_json, data_dir, base, path, edge=exported is not None)
+              as_json, data_dir, base, path, edge=exported is not None, sampling=(samples, temperature))
 
 
 def _load(model: str, threads: int | None, edge: bool) -> Any:
@@ -101,7 +106,8 @@ def _load(model: str, threads: int | None, edge: bool) -> Any:
 
 def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None, base: str, path: Path, edge: bool) -> None:
+              data_dir: Path | None, base: str, path: Path, edge: bool, sampling: tuple[int, float] = (1, 0.0)
+              ) -> None:
     """Load the model, generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 
@@ -116,7 +122,7 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
             loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
             base_model=base, batch_size=1 if edge else batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
             stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
-            precision=precision or "auto",
+            precision=precision or "auto", samples=sampling[0], temperature=sampling[1],
             progress=lambda n: progress.update(bar, advance=n),
             on_start=None if edge else lambda: announce_precision(precision, str(loaded.model.device)),
         )

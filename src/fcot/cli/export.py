@@ -17,7 +17,7 @@ from fcot.export.parity import DEFAULT_PARITY
 def export(
     run_dir: Path = typer.Argument(..., help="A finished `fcot train` run folder."),
     fmt: str = typer.Option("gguf", "--format", help="gguf (llama.cpp, Ollama, LM Studio) or onnx (onnxruntime)."),
-    quantize: Optional[str] = typer.Option(None, "--quantize", help="gguf: f16 (default), q8_0 or f32; onnx: fp32 "
+    quantize: Optional[str] = typer.Option(None, "--quantize", help="gguf: f16 (default), q8_0, q4_0 or f32; onnx: fp32 "
                                            "(default) or int8 (dynamic quantisation)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="The .gguf file or ONNX folder to write (default: "
                                        "RUN_DIR/export/<run>-<quantize>.gguf or RUN_DIR/export/<run>-onnx-<quantize>)."),

@@ -10,6 +10,7 @@ from fcot.curate.io import curated_path, load_sources, read_sidecar, sidecar_pat
 from fcot.curate.samples import (
     CurateResult,
     CurateStats,
+    combine,
     count_words,
     curate,
     split_indices,
@@ -20,6 +21,7 @@ from fcot.curate.samples import (
 __all__ = [
     "CurateResult",
     "CurateStats",
+    "combine",
     "count_words",
     "curate",
     "curated_path",

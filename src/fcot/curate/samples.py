@@ -191,10 +191,10 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
             if not is_correct(c):
                 continue
             stats.correct += 1
-            if "reasoning_completion" not in c:
-                raise DataError(f"completions for {task.key}: sample {index} has no reasoning_completion; "
-                                "Fine-tune-CoT needs Zero-shot-CoT (zs_cot) completions")
-            rationale = (c["reasoning_completion"] or "").strip()
+            rationale = rationale_of(c, completions.prediction_template)
+            if rationale is None:
+                raise DataError(f"completions for {task.key}: sample {index} has no rationale; Fine-tune-CoT needs "
+                                "completions that reason (zs_cot, fs_cot or a Fine-tune-CoT student's)")
             if max_rationale_tokens is not None and count_tokens(rationale) > max_rationale_tokens:
                 stats.too_long += 1
                 continue
@@ -203,7 +203,7 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
                 stats.duplicates += 1
                 continue
             seen.add(key)
-            samples.append(_row(template, model_type, task, c, stop_phrase))
+            samples.append(_row(template, model_type, task, {**c, "reasoning_completion": rationale}, stop_phrase))
     if not samples:
         raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in the split "
                         f"part ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
@@ -211,6 +211,53 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
     stats.kept_samples = len({s["sample_index"] for s in samples})
     log.info("%s: kept %d of %d completions", task.key, stats.kept, stats.completions)
     return samples, stats
+
+
+def combine(results: list[CurateResult], dedupe: bool = False) -> CurateResult:
+    """One training set from several curations of one task (e.g. the teacher's correct rationales and a student's
+    own correct samples, for self-training): samples in order, completion indices made distinct per question, stats
+    summed; `dedupe` also drops a label already taken from an earlier source."""
+    if len(results) == 1:
+        return results[0]
+    first = results[0]
+    kinds = {(r.stats.dataset_key, r.stats.template, r.stats.model_type) for r in results}
+    if len(kinds) > 1:
+        shown = "; ".join(" ".join(kind) for kind in sorted(kinds))
+        raise ConfigError(f"sources to combine differ in task, template or model type ({shown}); curate them apart")
+    samples: list[dict] = []
+    taken: dict[int, int] = {}  # question -> completion indices used so far
+    seen: set[tuple[int, str]] = set()
+    stats = CurateStats(first.stats.dataset_key, first.stats.template, first.stats.model_type,
+                        split_samples=first.stats.split_samples)
+    for result in results:
+        offset = dict(taken)
+        for name in ("completions", "correct", "too_long", "duplicates"):
+            setattr(stats, name, getattr(stats, name) + getattr(result.stats, name))
+        stats.source_samples = max(stats.source_samples, result.stats.source_samples)
+        for sample in result.samples:
+            index, key = sample["sample_index"], (sample["sample_index"], " ".join(sample["label"].split()))
+            if dedupe and key in seen:
+                stats.duplicates += 1
+                continue
+            seen.add(key)
+            moved = {**sample, "completion_index": sample["completion_index"] + offset.get(index, 0)}
+            taken[index] = max(taken.get(index, 0), moved["completion_index"] + 1)
+            samples.append(moved)
+    stats.kept, stats.kept_samples = len(samples), len({s["sample_index"] for s in samples})
+    keys = [r.config.get("completion_key") or r.config.get("source", "") for r in results]
+    config = {**first.config, "teacher": [r.config.get("teacher") for r in results], "completion_key": "+".join(keys),
+              "sources": [r.config for r in results]}
+    return CurateResult(samples, stats, config)
+
+
+def rationale_of(completion: dict, prediction_template: str | None) -> str | None:
+    """A completion's rationale: Zero-shot-CoT's step-1 text, else what the prediction opens with before its answer
+    (few-shot CoT, or a Fine-tune-CoT student's own samples, e.g. for self-training)."""
+    if completion.get("reasoning_completion") is not None:
+        return str(completion["reasoning_completion"]).strip()
+    template = TEMPLATES.get(prediction_template or "")
+    text = completion.get("completion")
+    return template.rationale_of(text) if template and isinstance(text, str) else None
 
 
 def _config(template: str, model_type: str, stop_phrase: str | None, task: Task, extra: dict) -> dict:

@@ -15,8 +15,9 @@ from typing import Any
 from fcot.errors import ModelError
 from fcot.models.edge import GGUF_RUN_KEY
 
-GGUF_TYPES = ("f16", "q8_0", "f32")  # what --quantize accepts for GGUF; f16 first (the default)
-QUANT_BLOCK = 32  # Q8_0 quantizes rows in blocks of 32 values; other rows stay f16
+GGUF_TYPES = ("f16", "q8_0", "q4_0", "f32")  # what --quantize accepts for GGUF; f16 first (the default)
+QUANT_BLOCK = 32  # q8_0 and q4_0 quantize rows in blocks of 32 values; other rows stay f16
+EMBEDDING = "token_embd.weight"  # with q4_0 it stays q8_0, as llama.cpp keeps the (tied) output layer finer
 PRE_TOKENIZERS = {  # tokenizer.json pre-tokenizer → llama.cpp's name for it
     ("ByteLevel",): "gpt-2",
     ("Digits", "ByteLevel"): "smollm",
@@ -43,7 +44,7 @@ def write_gguf(model: Any, tokenizer: Any, model_dir: Path, out: Path, quantize:
         _add_hf_tokenizer(writer, tokenizer, model_dir, config.vocab_size)
     writer.add_string(GGUF_RUN_KEY, json.dumps(run))
     for name, data in _tensors(model):
-        data, qtype = _encode(data, quantize)
+        data, qtype = _encode(data, "q8_0" if quantize == "q4_0" and name == EMBEDDING else quantize)
         writer.add_tensor(name, data, raw_dtype=qtype)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -74,7 +75,7 @@ def _add_hyperparameters(writer: Any, config: Any, quantize: str) -> None:
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
     file_types = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}
+                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}
     writer.add_file_type(file_types[quantize])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
@@ -169,7 +170,8 @@ def _permute(weights: Any, heads: int) -> Any:
 
 
 def _encode(data: Any, quantize: str) -> tuple[Any, Any]:
-    """The tensor in the requested type: norms and other vectors stay f32; q8_0 rows not in blocks of 32 use f16."""
+    """The tensor in the requested type: norms and other vectors stay f32; quantized rows not in blocks of 32 use
+    f16."""
     import gguf
     import numpy as np
     from gguf.quants import quantize as quantize_array
@@ -177,6 +179,7 @@ def _encode(data: Any, quantize: str) -> tuple[Any, Any]:
     kinds = gguf.GGMLQuantizationType
     if data.ndim == 1 or quantize == "f32":
         return data.astype(np.float32), kinds.F32
-    if quantize == "q8_0" and data.shape[-1] % QUANT_BLOCK == 0:
-        return quantize_array(data, kinds.Q8_0), kinds.Q8_0
+    if quantize in ("q8_0", "q4_0") and data.shape[-1] % QUANT_BLOCK == 0:
+        kind = kinds[quantize.upper()]
+        return quantize_array(data, kind), kind
     return data.astype(np.float16), kinds.F16

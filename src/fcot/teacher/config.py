@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcot.errors import ConfigError
-from fcot.formats import safe_name
+from fcot.formats import check_sampling, safe_name, sampled_key
 from fcot.tasks import Task
 from fcot.tasks.task import SPLITS
 
 BACKENDS = ("openai", "local", "recorded")
 PROMPTS = ("zs_cot", "fs_cot")
-MAX_TEMPERATURE = 2.0  # the OpenAI API's limit
 
 
 @dataclass
@@ -54,11 +53,7 @@ class TeachConfig:
             raise ConfigError(f"--prompt {self.prompt!r}: use one of {', '.join(PROMPTS)}")
         if self.split not in SPLITS:
             raise ConfigError(f"--split {self.split!r}: use one of {', '.join(SPLITS)}")
-        if not 1 <= self.samples <= 64:
-            raise ConfigError(f"--samples {self.samples}: use 1 to 64 rationales per question")
-        if not 0 <= self.temperature <= MAX_TEMPERATURE:
-            raise ConfigError(f"--temperature {self.temperature:g}: use 0 to {MAX_TEMPERATURE:g} (0 for one greedy "
-                              "rationale, 0.7 for diverse reasoning)")
+        check_sampling(self.samples, self.temperature)
         for flag, per_minute in (("--rpm", self.requests_per_minute), ("--tpm", self.tokens_per_minute)):
             if per_minute is not None and not per_minute >= 1:
                 raise ConfigError(f"{flag} {per_minute:g}: use at least 1 per minute, or leave it out for no limit")
@@ -70,9 +65,6 @@ class TeachConfig:
                 raise ConfigError(f"{flag} {seconds:g}: use a number of seconds above 0")
         if self.teacher_name is not None and not safe_name(self.teacher_name).strip(" .-"):
             raise ConfigError(f"--teacher-name {self.teacher_name!r}: use a name with letters or digits")
-        if self.samples > 1 and self.temperature <= 0:
-            raise ConfigError(f"--samples {self.samples} with --temperature 0 gives identical rationales; "
-                              "use --temperature 0.7 for diverse reasoning")
         if self.batch and backend != "openai":
             raise ConfigError(f"--batch works with openai: teachers only, not {backend}:")
         if self.base_url and backend != "openai":
@@ -83,9 +75,7 @@ class TeachConfig:
     @property
     def completion_key(self) -> str:
         """`zs_cot` for one greedy sample, else e.g. `zs_cot_t70_d8`."""
-        if self.samples == 1 and self.temperature == 0:
-            return self.prompt
-        return f"{self.prompt}_t{round(self.temperature * 100)}_d{self.samples}"
+        return sampled_key(self.prompt, self.samples, self.temperature)
 
 
 def parse_teacher(spec: str) -> tuple[str, str]:
