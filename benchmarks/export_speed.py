@@ -36,7 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, nargs="?", default=DEMO_RUN)
     parser.add_argument("--n", type=int, default=100, help="test questions both sides answer")
-    parser.add_argument("--formats", default="gguf:f16,gguf:q8_0,onnx:fp32,onnx:int8",
+    parser.add_argument("--formats", default="gguf:f16,gguf:q8_0,gguf:q4_0,onnx:fp32,onnx:int8",
                         help="format:quantize, comma-separated")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of both sides (default: all cores)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -46,6 +46,9 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     info = run_info(args.run)
+    if not info:
+        print(f"error: {args.run} is not a finished fcot run; run `make demo` first or pass a RUN_DIR", file=sys.stderr)
+        sys.exit(2)
     result: dict = {"command": "python " + " ".join(sys.argv), "hardware": common.hardware(), "run": str(args.run),
                     "run_config": info, "n": args.n, "threads": args.threads, "formats": {}}
     reference = answer_questions(load_model(args.run), info, args.n)

@@ -6,7 +6,8 @@ SmolLM2-135M-Instruct (the default student) is fine-tuned with LoRA (the demo's 
 coin-flip samples (text-davinci-002 rationales, ft_cot_token). Three trainers run one after another, each in its own
 process so that peak memory is its own: `before` (the model's loss over the 49k-vocabulary head at every
 position and LoRA dropout 0.05, the trainer's earlier defaults), `now` (the head only where a label token is
-predicted, no adapter dropout) and `now-4x2` (the same batch of 8 as two micro-batches of 4, for memory).
+predicted, no adapter dropout), `now-4x2` (the same batch of 8 as two micro-batches of 4, for memory) and
+`now-ckpt` (batch 8 with activation checkpointing: `student.activation_checkpointing`, for memory).
 Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
 time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak measured in the
 same run. Writes benchmarks/results/student_train.json.
@@ -26,7 +27,7 @@ from pathlib import Path
 import common  # benchmarks/common.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "student_train.json"
-TRAINERS = ("before", "now", "now-4x2")
+TRAINERS = ("before", "now", "now-4x2", "now-ckpt")
 
 
 def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int) -> dict:
@@ -59,7 +60,8 @@ def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int
         micro = 4 if trainer.endswith("4x2") else 8
         config = StudentConfig(max_steps=steps, batch_size=micro, grad_accum=8 // micro, learning_rate=1e-3,
                                val_fraction=0, precision=precision, warmup_ratio=0,
-                               lora_dropout=0.05 if trainer == "before" else 0.0)
+                               lora_dropout=0.05 if trainer == "before" else 0.0,
+                               activation_checkpointing=trainer == "now-ckpt")
         run = train(config, data, root / "run")
     return {"tokens_per_s": round(run.tokens_per_s, 1), "real_tokens": run.real_tokens, "steps": run.global_step,
             "losses": [round(x["loss"], 4) for x in run.losses],

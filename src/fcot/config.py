@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fcot.errors import ConfigError
-from fcot.formats import read_yaml
+from fcot.formats import MAX_SAMPLES, MAX_TEMPERATURE, read_yaml
 from fcot.student.config import StudentConfig
 from fcot.teacher.config import TeachConfig
 from fcot.templates import DEFAULT_TEMPLATE, TEMPLATES
@@ -59,6 +59,14 @@ class EvalSection(_Section):
     usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
 
 
+class SelfTrainSection(_Section):
+    """Self-training (in the spirit of STaR): the Fine-tune-CoT student samples rationales for the train questions,
+    its correct ones join the teacher's, and a second student trains on both (a row of its own in the results)."""
+
+    samples: int = Field(8, ge=1, le=MAX_SAMPLES)  # rationales per train question
+    temperature: float = Field(0.7, gt=0, le=MAX_TEMPERATURE)
+
+
 class RunConfig(_Section):
     """A whole Fine-tune-CoT experiment."""
 
@@ -73,6 +81,7 @@ class RunConfig(_Section):
     eval: EvalSection = Field(default_factory=EvalSection)
     baselines: list[Baseline] = Field(default_factory=lambda: ["zs", "ft_token"])  # also measured, same student
     vanilla_epochs: Optional[float] = Field(None, gt=0)  # epochs of the ft_token baseline; None: student.epochs
+    self_train: Optional[SelfTrainSection] = None  # e.g. `--set self_train={}` for D=8 at temperature 0.7
 
     @property
     def root(self) -> Path:

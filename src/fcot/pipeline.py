@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from fcot.config import CONFIG_FILE, RunConfig
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, DataError
 from fcot.formats import check_writable, finetune_key_of, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
 from fcot.templates import TEMPLATES
 
 if TYPE_CHECKING:
+    from fcot.curate import CurateResult
     from fcot.formats import CompletionDataset
     from fcot.models import LoadedModel
     from fcot.student import StudentConfig
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEACHER_METHOD = "teacher (Zero-shot-CoT)"
+SELF_TRAIN_METHOD = "Fine-tune-CoT + self-training"
 
 
 @dataclass
@@ -116,17 +118,22 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
     del base
 
     notify(f"[{task.key}] curate: keep the teacher's correct rationales ({config.curate.template})")
-    curated, stats = _curate(config, task, completions, root)
+    curated = _curate(config, task, completions)
+    stats = curated.stats
     notify(f"[{task.key}] curated {stats.kept} samples from {stats.correct}/{stats.completions} correct completions")
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
                          for c in completions.select(split["train"]))
-    runs = [(config.curate.template, curated, config.student)]
+    runs = [(config.curate.template, _write(root, curated), config.student)]
     if "ft_token" in config.baselines:
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
         runs.append(("ft_token", _curate_vanilla(config, task, root), vanilla))
     for template, train_file, student in runs:
         yield _train_and_evaluate(config, task, template, train_file, student, root, notify, train_progress,
                                   teacher_tokens if template != "ft_token" else None)
+    if config.self_train:
+        result = _self_train(config, task, curated, runs[0][1], root, notify, train_progress, teacher_tokens)
+        if result is not None:
+            yield result
 
 
 def _teach_config(config: RunConfig, task: Task, root: Path) -> TeachConfig:
@@ -163,8 +170,8 @@ def _teacher_result(config: RunConfig, task: Task, completions: CompletionDatase
                   note=f"teacher tokens counted with the student's tokenizer, at ${config.teacher.usd_per_1k_tokens}/1k")
 
 
-def _curate(config: RunConfig, task: Task, completions: CompletionDataset, root: Path):
-    from fcot.curate import curate, curated_path, write_curated
+def _curate(config: RunConfig, task: Task, completions: CompletionDataset) -> CurateResult:
+    from fcot.curate import curate
 
     c = config.curate
     result = curate(completions, task, c.template, split="train", data_dir=config.data_dir,
@@ -172,7 +179,50 @@ def _curate(config: RunConfig, task: Task, completions: CompletionDataset, root:
     if c.max_samples:
         result.samples = result.samples[: c.max_samples]
         result.stats.kept = len(result.samples)
-    return write_curated(result, curated_path(root, result)), result.stats
+    return result
+
+
+def _write(root: Path, result: CurateResult) -> Path:
+    """The curated samples as the paper's finetune_data file under root."""
+    from fcot.curate import curated_path, write_curated
+
+    return write_curated(result, curated_path(root, result))
+
+
+def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, train_file: Path, root: Path,
+                notify: Notify, train_progress: Callable[[dict], None] | None, teacher_tokens: int) -> Result | None:
+    """The Fine-tune-CoT student samples rationales for the train questions; a second student trains on its correct
+    ones and the teacher's (None when none is correct). Sampling time counts as training time: it is what the
+    extra data cost."""
+    from fcot.curate import combine, curate
+    from fcot.evaluate.generate import evaluate_model
+    from fcot.models.loading import load_model
+
+    s, template = config.self_train, config.curate.template
+    run_dir = root / "runs" / finetune_key_of(train_file)
+    notify(f"[{task.key}] self-training: the student samples {s.samples} rationales per train question "
+           f"(temperature {s.temperature:g})")
+    own, _ = evaluate_model(load_model(run_dir), task, template, split="train", out_root=root,
+                            finetune_key=run_dir.name, base_model=config.student.model,
+                            batch_size=config.eval.batch_size, max_new_tokens=config.eval.max_new_tokens,
+                            data_dir=config.data_dir, precision=config.student.precision, samples=s.samples,
+                            temperature=s.temperature)
+    sampling_s = (own.metadata.get("generation") or {}).get("seconds", 0.0)
+    try:
+        mine = curate(own, task, template, split="train", data_dir=config.data_dir,
+                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe)
+    except DataError as exc:
+        notify(f"[{task.key}] self-training skipped: {exc}")
+        return None
+    both = combine([teacher_samples, mine], dedupe=config.curate.dedupe)
+    notify(f"[{task.key}] self-training: {mine.stats.kept} of the student's {mine.stats.completions} rationales are "
+           f"correct; {both.stats.kept} samples with the teacher's")
+    result = _train_and_evaluate(config, task, template, _write(root, both), config.student, root, notify,
+                                 train_progress, teacher_tokens)
+    note = (f"D={s.samples} at T={s.temperature:g}: {mine.stats.kept} own correct rationales + "
+            f"{teacher_samples.stats.kept} teacher's; train time includes {sampling_s:.0f} s of sampling")
+    return result.model_copy(update={"method": SELF_TRAIN_METHOD, "note": note,
+                                     "train_wall_s": (result.train_wall_s or 0) + sampling_s})
 
 
 def _curate_vanilla(config: RunConfig, task: Task, root: Path) -> Path:

@@ -26,6 +26,14 @@ def test_export_answers_like_the_run(tiny_run, tiny_info, known, tmp_path, fmt, 
     assert json.loads(parity_path(out).read_text(encoding="utf-8")) == report
 
 
+@pytest.mark.parametrize("fmt, quantize", [("gguf", "q8_0"), ("onnx", "fp32")])
+def test_export_keeps_the_models_context_length(tiny_run, tiny_info, tmp_path, fmt, quantize):
+    from fcot.models.edge import load_edge
+
+    out = export_run(tiny_run, tiny_info, fmt, quantize, tmp_path / f"tiny.{fmt}")
+    assert load_edge(out).context_length == 512  # the tiny model's max_position_embeddings
+
+
 def test_gguf_tensors_read_back_exactly(tiny_run, tiny_info, tmp_path):
     """transformers' own GGUF reader (which undoes llama.cpp's q/k permutation) gets the same logits from f32."""
     import torch

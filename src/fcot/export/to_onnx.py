@@ -117,6 +117,7 @@ def write_onnx(model: Any, model_dir: Path, out: Path, quantize: str, run: dict)
         shutil.copy2(model_dir / "tokenizer.json", tmp / "tokenizer.json")
         write_json(tmp / ONNX_MANIFEST, {"file": ONNX_MODEL, "quantize": quantize, "layers": layers,
                                          "kv_heads": kv_heads, "head_dim": head_dim,
+                                         "context_length": config.max_position_embeddings,
                                          "eos_token_ids": _eos_ids(model), "run": run})
         if out.exists():
             shutil.rmtree(out)

@@ -190,6 +190,7 @@ class OnnxGenerator(EdgeGenerator):
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.past_names = [i.name for i in self.session.get_inputs()][1:]
         self.eos_ids = set(self.manifest["eos_token_ids"])
+        self.context_length = min(EDGE_CONTEXT, self.manifest.get("context_length", EDGE_CONTEXT))
         self._rng = np.random.default_rng()
 
     def encode(self, text: str) -> list[int]:

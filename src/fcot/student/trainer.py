@@ -168,7 +168,7 @@ def training_arguments(config: StudentConfig, output_dir: Path, model_type: str,
         metric_for_best_model=("eval_accuracy" if by_accuracy else "eval_loss") if has_val else None,
         greater_is_better=by_accuracy if has_val else None,
         train_sampling_strategy="group_by_length" if config.batching == "group_by_length" else "random",
-        activation_checkpointing=False,  # small students: recomputation costs more than the memory it saves
+        activation_checkpointing=config.activation_checkpointing,
         label_names=["labels"],
         report_to="none",
         disable_tqdm=True,  # progress goes through MetricsCallback
