@@ -70,6 +70,20 @@ def test_changed_settings_under_same_name_are_refused(tiny_config, fcot):
     assert result.stderr.startswith("error:") and "other student settings" in result.stderr
 
 
+def test_a_config_from_before_a_setting_existed_still_resumes(tiny_config, fcot, monkeypatch):
+    monkeypatch.setenv("FCOT_PRECISION", "fp32")  # as that run was made
+    root = tiny_config.parent / "out" / "tiny-fp32"
+    old = yaml.safe_load((root / "fcot.yaml").read_text())
+    del old["student"]["activation_checkpointing"], old["self_train"]  # settings added later
+    (root / "fcot.yaml").write_text(yaml.safe_dump(old))
+    run = root / "runs" / "zs_cot_multiarith" / "fcot.yaml"
+    record = yaml.safe_load(run.read_text())
+    del record["student"]["activation_checkpointing"]
+    run.write_text(yaml.safe_dump(record))
+    result = fcot("run", tiny_config, "--set", "name=tiny-fp32")
+    assert result.code == 0, result.stderr
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [

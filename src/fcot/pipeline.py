@@ -6,11 +6,14 @@ re-running a config after an interruption continues where it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from pydantic import ValidationError
 
 from fcot.config import CONFIG_FILE, RunConfig
 from fcot.errors import ConfigError, DataError
@@ -89,6 +92,8 @@ def _check_previous_config(config: RunConfig, root: Path) -> None:
     if not path.exists() or all(p.name == CONFIG_FILE for p in root.iterdir()):
         return
     previous = read_yaml(path) or {}
+    with contextlib.suppress(ValidationError):  # settings added since then compare as their defaults
+        previous = RunConfig.model_validate(previous).model_dump(mode="json")
     current = config.model_dump(mode="json")
     changed = [k for k in ("tasks", "teacher", "curate", "student") if previous.get(k) != current.get(k)]
     if changed:

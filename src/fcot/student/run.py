@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from fcot.errors import ConfigError, DataError, ModelError
 from fcot.formats import read_yaml, write_atomic
 from fcot.models.loading import DONE_MARKER
-
-if TYPE_CHECKING:
-    from fcot.student.config import StudentConfig
+from fcot.student.config import StudentConfig
 
 CHECKPOINTS = "checkpoints"
 CONFIG_FILE = "fcot.yaml"
@@ -56,8 +55,15 @@ def run_record(config: StudentConfig, train_file: Path, meta: dict, model_type: 
 
 
 def same_run(a: dict, b: dict) -> bool:
-    """Whether two records train the same config on the same data."""
-    return a.get("student") == b.get("student") and a.get("data", {}).get("sha256") == b.get("data", {}).get("sha256")
+    """Whether two records train the same config on the same data (settings added since compare as defaults)."""
+    return _student(a) == _student(b) and a.get("data", {}).get("sha256") == b.get("data", {}).get("sha256")
+
+
+def _student(record: dict) -> Any:
+    try:
+        return StudentConfig.model_validate(record.get("student")).model_dump(mode="json")
+    except ValidationError:
+        return record.get("student")
 
 
 def write_record(out_dir: Path, record: dict, header: str) -> None:
