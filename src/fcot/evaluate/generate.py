@@ -137,20 +137,20 @@ def _complete(
     the answer, is greedy); the rationale is sampled at `temperature` above 0."""
     rows = [{"sample_index": s["sample_index"], "completion_index": j, "question": s["question"],
              "answer": s["answer"]} for s, j in todo]
-    sampled = {**options, "temperature": temperature} if temperature > 0 else options
+    sampled = {**options, "temperature": temperature} if temperature > 0 else options  # where the rationale is written
     stats = GenerationStats(prompts=0, new_tokens=0, seconds=0.0)
     if template == "zs_cot":
         for row in rows:
             row["reasoning_prompt"] = format_input(template, row, loaded.model_type, task, step=1)
         outs, stats = _generate(loaded, [r["reasoning_prompt"] for r in rows], max_new_tokens, None, sampled)
-        sampled = options
         for row, out in zip(rows, outs):
             row.update(reasoning_completion=out.text, reasoning_finish_reason=out.finish_reason)
         max_new_tokens = ZS_COT_ANSWER_TOKENS
     for row in rows:
         row["prompt"] = format_input(template, row, loaded.model_type, task, step=2 if template == "zs_cot" else 1,
                                      data_dir=data_dir)
-    outs, answer_stats = _generate(loaded, [r["prompt"] for r in rows], max_new_tokens, progress, sampled)
+    final = options if template == "zs_cot" else sampled  # zs_cot's step 2 only states the answer: greedy
+    outs, answer_stats = _generate(loaded, [r["prompt"] for r in rows], max_new_tokens, progress, final)
     for row, out in zip(rows, outs):
         row.update(completion=out.text, finish_reason=out.finish_reason)
     total = GenerationStats(len(rows), stats.new_tokens + answer_stats.new_tokens, stats.seconds + answer_stats.seconds)

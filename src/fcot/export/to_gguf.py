@@ -15,9 +15,10 @@ from typing import Any
 from fcot.errors import ModelError
 from fcot.models.edge import GGUF_RUN_KEY
 
-GGUF_TYPES = ("f16", "q8_0", "q4_0", "f32")  # what --quantize accepts for GGUF; f16 first (the default)
-QUANT_BLOCK = 32  # q8_0 and q4_0 quantize rows in blocks of 32 values; other rows stay f16
-EMBEDDING = "token_embd.weight"  # with q4_0 it stays q8_0, as llama.cpp keeps the (tied) output layer finer
+GGUF_TYPES = ("f16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "f32")  # --quantize for GGUF; f16 first (the default)
+QUANTIZED = GGUF_TYPES[1:-1]  # block types: rows quantized in blocks of 32 values; other rows stay f16
+QUANT_BLOCK = 32
+EMBEDDING = "token_embd.weight"  # under 8 bits it stays q8_0, as llama.cpp keeps the (tied) output layer finer
 PRE_TOKENIZERS = {  # tokenizer.json pre-tokenizer → llama.cpp's name for it
     ("ByteLevel",): "gpt-2",
     ("Digits", "ByteLevel"): "smollm",
@@ -44,7 +45,7 @@ def write_gguf(model: Any, tokenizer: Any, model_dir: Path, out: Path, quantize:
         _add_hf_tokenizer(writer, tokenizer, model_dir, config.vocab_size)
     writer.add_string(GGUF_RUN_KEY, json.dumps(run))
     for name, data in _tensors(model):
-        data, qtype = _encode(data, "q8_0" if quantize == "q4_0" and name == EMBEDDING else quantize)
+        data, qtype = _encode(data, "q8_0" if quantize in QUANTIZED and name == EMBEDDING else quantize)
         writer.add_tensor(name, data, raw_dtype=qtype)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -74,9 +75,8 @@ def _add_hyperparameters(writer: Any, config: Any, quantize: str) -> None:
     writer.add_rope_freq_base(float(rope["rope_theta"]))
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
-    file_types = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                  "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}
-    writer.add_file_type(file_types[quantize])
+    file_type = {"f32": "ALL_F32"}.get(quantize, f"MOSTLY_{quantize.upper()}")
+    writer.add_file_type(gguf.LlamaFileType[file_type])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
 
@@ -179,7 +179,7 @@ def _encode(data: Any, quantize: str) -> tuple[Any, Any]:
     kinds = gguf.GGMLQuantizationType
     if data.ndim == 1 or quantize == "f32":
         return data.astype(np.float32), kinds.F32
-    if quantize in ("q8_0", "q4_0") and data.shape[-1] % QUANT_BLOCK == 0:
+    if quantize in QUANTIZED and data.shape[-1] % QUANT_BLOCK == 0:
         kind = kinds[quantize.upper()]
         return quantize_array(data, kind), kind
     return data.astype(np.float16), kinds.F16
