@@ -231,12 +231,12 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
 
 
 def _curate_vanilla(config: RunConfig, task: Task, root: Path) -> Path:
-    from fcot.curate import curate, curated_path, write_curated
+    from fcot.curate import curate
 
     result = curate(task.load_dataset(config.data_dir), task, "ft_token", split="train", data_dir=config.data_dir)
     if config.curate.max_samples:
         result.samples = result.samples[: config.curate.max_samples]
-    return write_curated(result, curated_path(root, result))
+    return _write(root, result)
 
 
 def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file: Path, student: StudentConfig, root: Path,

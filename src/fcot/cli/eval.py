@@ -47,7 +47,7 @@ def eval_(
     answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
     """Generate the student's answers to a task's test split, save them (paper layout) and print the accuracy."""
-    from fcot.formats import check_sampling, check_writable, completion_path, sampled_key
+    from fcot.formats import check_sampling, check_writable
 
     if platform:
         from fcot.cli.platform import eval_on
@@ -62,6 +62,7 @@ def eval_(
     from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
+    from fcot.evaluate.generate import answers_path
     from fcot.models.edge import export_info
     from fcot.student.run import run_info
 
@@ -81,8 +82,7 @@ def eval_(
     if exported is None:
         check_model_name(model)
     base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
-    path = completion_path(out, base, sampled_key(template, samples, temperature), task_obj.key,
-                           finetune_key=info.get("finetune_key"))
+    path = answers_path(out, base, template, task_obj.key, info.get("finetune_key"), samples, temperature)
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,

@@ -20,6 +20,14 @@ from fcot.templates import ZS_COT_ANSWER_TOKENS, format_input, get_template
 
 log = logging.getLogger(__name__)
 
+def answers_path(out_root: str | Path, base_model: str, template: str, task_key: str, finetune_key: str | None = None,
+                 samples: int = 1, temperature: float = 0.0) -> Path:
+    """Where a student's answers go: `completion_data/B_<base>__C_<key>/[F_<finetune>__]D_<task>.json`, the key
+    being the template, or its sampled name (`fcot.formats.sampled_key`) for D samples at a temperature."""
+    return completion_path(out_root, base_model, sampled_key(template, samples, temperature), task_key,
+                           finetune_key=finetune_key)
+
+
 def evaluate_model(
     loaded: Any,
     task: str | Task,
@@ -66,16 +74,16 @@ def evaluate_model(
     prompts = {s["sample_index"]: format_input(template, s, loaded.model_type, task, data_dir=data_dir)
                for s in questions}  # also rejects a template this model type cannot use
     base = base_model or (Path(loaded.name).name if Path(loaded.name).exists() else loaded.name)
-    key = sampled_key(template, samples, temperature)
-    path = completion_path(out_root, base, key, task.key, finetune_key=finetune_key)
+    path = answers_path(out_root, base, template, task.key, finetune_key, samples, temperature)
     cd = _load_or_new(path, task.key, base, template, finetune_key)
     todo = [(s, j) for j in range(samples) for s in questions if not _done(cd, s["sample_index"], j)]
     todo.sort(key=lambda pair: len(prompts[pair[0]["sample_index"]]))  # similar lengths share a chunk, then a batch
     spec = get_template(template)
     limit_tokens = max_new_tokens or spec.max_new_tokens
     stop = tuple(spec.stop if stop is None else stop)
-    cd.metadata.update({"split": split, "max_new_tokens": limit_tokens, "stop": list(stop), "completion_key": key,
-                        "samples": samples, "temperature": temperature})
+    cd.metadata.update({"split": split, "max_new_tokens": limit_tokens, "stop": list(stop),
+                        "completion_key": sampled_key(template, samples, temperature), "samples": samples,
+                        "temperature": temperature})
     if todo:
         total = len(questions) * samples
         log.info("%s: %d of %d completions to generate, %d already in %s", task.key, len(todo), total,

@@ -15,9 +15,9 @@ from typing import Any
 from fcot.errors import ModelError
 from fcot.models.edge import GGUF_RUN_KEY
 
-GGUF_TYPES = ("f16", "q8_0", "q4_0", "f32")  # --quantize for GGUF; f16 first (the default)
-QUANTIZED = GGUF_TYPES[1:-1]  # block types: rows quantized in blocks of 32 values; other rows stay f16
+QUANTIZED = ("q8_0", "q4_0")  # block types: rows quantized in blocks of QUANT_BLOCK values; other rows stay f16
 QUANT_BLOCK = 32
+GGUF_TYPES = ("f16", *QUANTIZED, "f32")  # --quantize for GGUF; f16 first (the default)
 EMBEDDING = "token_embd.weight"  # under 8 bits it stays q8_0, as llama.cpp keeps the (tied) output layer finer
 PRE_TOKENIZERS = {  # tokenizer.json pre-tokenizer → llama.cpp's name for it
     ("ByteLevel",): "gpt-2",
