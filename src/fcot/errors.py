@@ -3,7 +3,8 @@
     FcotError
     ├── ConfigError      a config file, flag or option is wrong
     ├── DataError        a data file is missing, malformed or lacks a field
-    │   └── TaskNotFound an unknown task key
+    │   ├── TaskNotFound an unknown task key
+    │   └── NoTrainingSamples no completion passed curation
     ├── TeacherError     the teacher endpoint failed for good (after retries)
     ├── ModelError       a model path or model type cannot be used
     └── PlatformError    a hosted fine-tuning API rejected a file or a job failed
@@ -28,6 +29,10 @@ class DataError(FcotError):
 
 class TaskNotFound(DataError):
     """An unknown task key."""
+
+
+class NoTrainingSamples(DataError):
+    """Curation kept no completion: none is correct (or all are too long or duplicates)."""
 
 
 class TeacherError(FcotError):

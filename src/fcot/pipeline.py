@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from pydantic import ValidationError
 
 from fcot.config import CONFIG_FILE, RunConfig
-from fcot.errors import ConfigError, DataError
+from fcot.errors import ConfigError, NoTrainingSamples
 from fcot.formats import check_writable, finetune_key_of, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
@@ -216,7 +216,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
     try:
         mine = curate(own, task, template, split="train", data_dir=config.data_dir,
                       max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe)
-    except DataError as exc:
+    except NoTrainingSamples as exc:
         notify(f"[{task.key}] self-training skipped: {exc}")
         return None
     both = combine([teacher_samples, mine], dedupe=config.curate.dedupe)

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from fcot.curate import count_words, curate, curated_path, read_sidecar, split_validation, write_curated
-from fcot.errors import ConfigError, DataError
+from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset, read_jsonl
 from fcot.tasks import get_task
@@ -85,7 +85,7 @@ def test_no_correct_completion_is_a_clear_error(shared_data, multiarith):
     for rows in wrong.data.values():
         for row in rows:
             row["completion"] = " -1."
-    with pytest.raises(DataError, match="no correct completion among 420"):
+    with pytest.raises(NoTrainingSamples, match="no correct completion among 420"):
         curate(wrong, data_dir=shared_data)
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fcot.errors import ConfigError, DataError
+from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.formats import CompletionDataset, Dataset, finetune_key
 from fcot.tasks import Task, as_task
 from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label
@@ -205,7 +205,7 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
             seen.add(key)
             samples.append(_row(template, model_type, task, {**c, "reasoning_completion": rationale}, stop_phrase))
     if not samples:
-        raise DataError(f"completions for {task.key}: no correct completion among {stats.completions} in the split "
+        raise NoTrainingSamples(f"completions for {task.key}: no correct completion among {stats.completions} in the split "
                         f"part ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
     stats.kept = len(samples)
     stats.kept_samples = len({s["sample_index"] for s in samples})
