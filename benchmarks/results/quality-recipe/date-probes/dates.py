@@ -1,0 +1,80 @@
+"""Date understanding probes: does a rationale's last date agree with the option its answer names?
+
+    python dates.py curated F_zs_cot_date_understanding.jsonl [--keep-consistent OUT.jsonl]
+    python dates.py answers F_zs_cot_date_understanding__D_date_understanding.json   # a student's test answers
+    python dates.py vote    F_..._t70_d8 file                                            # majority of D samples
+"""
+
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from datetime import datetime
+
+MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})|(" + MONTHS + r")\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})")
+OPTION = re.compile(r"\(([A-F])\) (\d\d)/(\d\d)/(\d{4})")
+
+
+def last_date(text):
+    found = [(int(m[1]), int(m[2]), int(m[3])) if m[1] else (datetime.strptime(m[4][:3], "%b").month, int(m[5]), int(m[6]))
+             for m in DATE.finditer(text)]
+    return found[-1] if found else None
+
+
+def options(question):
+    return {k: (int(a), int(b), int(y)) for k, a, b, y in OPTION.findall(question)}
+
+
+def agreement(question, rationale, letter):
+    date = last_date(rationale)
+    return "no date" if date is None else "same" if date == options(question).get(letter) else "other"
+
+
+def curated(path, out=None):
+    rows = [json.loads(line) for line in open(path)]
+    tags = []
+    for r in rows:
+        rationale, answer = r["completion"].rsplit("-->", 1)
+        tags.append(agreement(r["prompt"], rationale, answer.split()[0]))
+    print(f"{len(rows)} rationales; last date is the answer's option: {dict(Counter(tags))}")
+    if out:
+        with open(out, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r, t in zip(rows, tags) if t != "other")
+
+
+def records(path):
+    from fcot.evaluate import evaluate_completions
+    from fcot.formats import CompletionDataset
+
+    cd = CompletionDataset.load(path)
+    return cd, evaluate_completions(cd).records
+
+
+def answers(path):
+    cd, recs = records(path)
+    tally = Counter()
+    for r in recs:
+        c = cd.data[r["sample_index"]][r["completion_index"]]
+        tag = agreement(c["question"], c["completion"].split("-->")[0], r["answer"])
+        tally[(tag, "right letter" if r["correct"] else "wrong letter")] += 1
+    print(f"{len(recs)} answers; (last date vs the gold option, letter): {dict(tally)}")
+
+
+def vote(path):
+    _, recs = records(path)
+    by = defaultdict(list)
+    for r in recs:
+        by[r["sample_index"]].append(r)
+    right = 0
+    for rs in by.values():
+        top = Counter(r["prediction"] for r in rs if r["prediction"]).most_common(1)
+        right += bool(top) and any(r["correct"] for r in rs if r["prediction"] == top[0][0])
+    print(f"{len(by)} questions, {len(recs)} samples: sample accuracy {sum(r['correct'] for r in recs) / len(recs):.4f}, "
+          f"majority vote {right / len(by):.4f}")
+
+
+if __name__ == "__main__":
+    mode, path, *rest = sys.argv[1:]
+    {"curated": lambda: curated(path, rest[1] if rest[:1] == ["--keep-consistent"] else None),
+     "answers": lambda: answers(path), "vote": lambda: vote(path)}[mode]()
