@@ -205,8 +205,9 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
             seen.add(key)
             samples.append(_row(template, model_type, task, {**c, "reasoning_completion": rationale}, stop_phrase))
     if not samples:
-        raise NoTrainingSamples(f"completions for {task.key}: no correct completion among {stats.completions} in the split "
-                        f"part ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to train on")
+        raise NoTrainingSamples(f"completions for {task.key}: no correct completion among {stats.completions} in the "
+                                f"split part ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to "
+                                "train on")
     stats.kept = len(samples)
     stats.kept_samples = len({s["sample_index"] for s in samples})
     log.info("%s: kept %d of %d completions", task.key, stats.kept, stats.completions)

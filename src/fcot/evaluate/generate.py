@@ -20,6 +20,7 @@ from fcot.templates import ZS_COT_ANSWER_TOKENS, format_input, get_template
 
 log = logging.getLogger(__name__)
 
+
 def answers_path(out_root: str | Path, base_model: str, template: str, task_key: str, finetune_key: str | None = None,
                  samples: int = 1, temperature: float = 0.0) -> Path:
     """Where a student's answers go: `completion_data/B_<base>__C_<key>/[F_<finetune>__]D_<task>.json`, the key

@@ -76,5 +76,7 @@ def vote(path):
 
 if __name__ == "__main__":
     mode, path, *rest = sys.argv[1:]
-    {"curated": lambda: curated(path, rest[1] if rest[:1] == ["--keep-consistent"] else None),
-     "answers": lambda: answers(path), "vote": lambda: vote(path)}[mode]()
+    if mode == "curated":
+        curated(path, rest[1] if rest[:1] == ["--keep-consistent"] else None)
+    else:
+        {"answers": answers, "vote": vote}[mode](path)
