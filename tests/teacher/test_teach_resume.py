@@ -62,7 +62,9 @@ def test_ctrl_c_writes_partial_results_and_resumes(serve_faults, tmp_path, share
     cmd = [sys.executable, "-m", "fcot", "teach", "--task", "gsm8k", "--teacher", "openai:m", "--limit", "300",
            "--base-url", server.url, "--out", str(tmp_path), "--cache", str(cache), "-j", "2",
            "--data-dir", str(shared_data)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C must reach the child even when this suite runs with SIGINT ignored (a background job of a script)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while len(server.attempts) < 30 and proc.poll() is None:
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
