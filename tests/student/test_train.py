@@ -102,6 +102,21 @@ def test_activation_checkpointing_trains_lora_like_the_plain_trainer(shared_data
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)
 
 
+def test_micro_batches_make_the_same_updates_as_one_batch(shared_data, tmp_path):
+    model = save_tiny_model(tmp_path / "llama", "decoder")
+    data = curated_file(shared_data, tmp_path / "F.jsonl", n=24)
+    results = {}
+    for micro in (8, 4, 3):  # 3 does not divide 8: micro-batches of 2
+        config = StudentConfig(model=str(model), lora_r=4, max_steps=3, batch_size=8, micro_batch_size=micro,
+                               learning_rate=1e-2, val_fraction=0)
+        results[micro] = train(config, data, tmp_path / str(micro))
+    losses = {micro: [x["loss"] for x in r.losses] for micro, r in results.items()}
+    assert losses[8][-1] < losses[8][0] and len(losses[8]) == 3
+    assert losses[4] == pytest.approx(losses[8], rel=1e-4) and losses[3] == pytest.approx(losses[8], rel=1e-4)
+    assert results[4].real_tokens == results[3].real_tokens == results[8].real_tokens  # the same 24 samples
+    assert results[3].padding_share <= results[4].padding_share <= results[8].padding_share  # sorted within a step
+
+
 def test_packed_batches_train_like_padded_ones(decoder_setup, tmp_path):
     data, model = decoder_setup
     results = {}

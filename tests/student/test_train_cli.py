@@ -38,6 +38,7 @@ def test_bad_input_is_one_error_line(fcot, shared_data, tmp_path):
         ([data, "--model", tmp_path / "missing-model"], "no such model folder"),
         ([data, "--config", bad_yaml], "not valid YAML"),
         ([data, "--batch-size", "0"], "batch_size"),
+        ([data, "--micro-batch-size", "0"], "micro_batch_size"),
         ([data, "--batching", "zigzag"], "batching"),
     ]
     for args, message in cases:

@@ -64,7 +64,7 @@ class _Allocate(TrainerCallback):
 
 def test_out_of_memory_suggests_smaller_batches(setup, tmp_path):
     _, data, model = setup
-    with pytest.raises(ConfigError, match="out of memory .* smaller --batch-size or --max-len"):
+    with pytest.raises(ConfigError, match="out of memory .* smaller --micro-batch-size or --max-len"):
         train(_quick(model), data, tmp_path / "run", callbacks=[_Allocate()])
     assert not is_complete(tmp_path / "run") and not (tmp_path / "run" / "model.safetensors").exists()
 
@@ -88,6 +88,9 @@ def test_student_config_yaml_round_trip_and_problems(tmp_path):
     assert StudentConfig.from_yaml(path) == config
     assert StudentConfig.from_yaml(path, epochs=5, learning_rate=None).epochs == 5
     assert StudentConfig().resolved().learning_rate == 1e-3 and StudentConfig(lora=False).resolved_lr == 5e-5
+    micro = {(b, m, a): StudentConfig(batch_size=b, micro_batch_size=m, grad_accum=a).micro_batches
+             for b, m, a in ((8, 4, 1), (8, 8, 1), (6, 4, 1), (3, 4, 1), (7, 4, 2))}
+    assert micro == {(8, 4, 1): (4, 2), (8, 8, 1): (8, 1), (6, 4, 1): (3, 2), (3, 4, 1): (3, 1), (7, 4, 2): (1, 14)}
     wrapped = tmp_path / "fcot.yaml"
     wrapped.write_text("student:\n  model: tiny\n  batch_size: 2\ndata:\n  template: ft_cot_token\n")
     assert StudentConfig.from_yaml(wrapped).batch_size == 2

@@ -24,6 +24,9 @@ def train(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 1e-3 LoRA, 5e-5 full)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step and device (default 8)."),
+    micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="Samples per forward pass "
+                                                   "(default 4); a larger batch is accumulated from equal parts: "
+                                                   "same update, less memory."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Longest sample in tokens (default 512); longer "
                                           "ones are dropped."),
     batching: Optional[str] = typer.Option(None, "--batching", help="group_by_length (default), packed "
@@ -72,8 +75,8 @@ def train(
     from fcot.student import train as run_train
 
     overrides = dict(model=model, lora=lora, epochs=epochs, max_steps=max_steps, learning_rate=lr,
-                     batch_size=batch_size, max_len=max_len, batching=batching, precision=precision, seed=seed,
-                     activation_checkpointing=activation_checkpointing)
+                     batch_size=batch_size, micro_batch_size=micro_batch_size, max_len=max_len, batching=batching,
+                     precision=precision, seed=seed, activation_checkpointing=activation_checkpointing)
     if config_file is not None:
         config = StudentConfig.from_yaml(config_file, **overrides)
     else:

@@ -51,8 +51,10 @@ class StudentConfig(BaseModel):
     epochs: float = Field(3.0, gt=0)
     max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
     learning_rate: float | None = Field(None, gt=0)  # None: 1e-3 with LoRA, 5e-5 full
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
+    batch_size: int = Field(8, ge=1)  # samples per optimizer step (per process)
+    micro_batch_size: int = Field(4, ge=1)  # at most this many samples per forward pass: a larger batch runs as equal
+    # micro-batches with gradient accumulation (the same update; the activations of one micro-batch in memory)
+    grad_accum: int = Field(1, ge=1)  # optimizer steps' worth of batches accumulated into one step
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     weight_decay: float = Field(0.0, ge=0)
     lr_scheduler: str = "linear"
@@ -67,6 +69,12 @@ class StudentConfig(BaseModel):
     @property
     def resolved_lr(self) -> float:
         return self.learning_rate or (LORA_LR if self.lora else FULL_LR)
+
+    @property
+    def micro_batches(self) -> tuple[int, int]:
+        """(samples per forward pass, forward passes per optimizer step): the batch cut into equal micro-batches."""
+        per_pass = max(d for d in range(1, min(self.batch_size, self.micro_batch_size) + 1) if self.batch_size % d == 0)
+        return per_pass, self.grad_accum * self.batch_size // per_pass
 
     @property
     def resolved_precision(self) -> str:

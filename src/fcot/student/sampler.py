@@ -56,4 +56,6 @@ class LengthGroupingMixin:
         lengths = [len(ids) for ids in dataset["input_ids"]]
         if "labels" in dataset.column_names and getattr(self.model.config, "is_encoder_decoder", False):
             lengths = [n + len(labels) for n, labels in zip(lengths, dataset["labels"])]
-        return LengthGroupedSampler(lengths, self.args.per_device_train_batch_size, seed=self.args.seed)
+        args = self.args  # the samples of one optimizer step are grouped, then cut into its micro-batches
+        step = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        return LengthGroupedSampler(lengths, step, seed=args.seed)

@@ -126,8 +126,9 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
         if is_out_of_memory(exc):
-            raise ConfigError(f"out of memory training {config.model} with batch size {config.batch_size} and "
-                              f"max_len {config.max_len}; retry with a smaller --batch-size or --max-len") from exc
+            raise ConfigError(f"out of memory training {config.model} with micro-batches of "
+                              f"{config.micro_batches[0]} and max_len {config.max_len}; retry with a smaller "
+                              "--micro-batch-size or --max-len, or with --activation-checkpointing") from exc
         raise
     finally:
         hook.remove()
