@@ -36,8 +36,8 @@ class StudentConfig(BaseModel):
     lora_dropout: float = Field(0.0, ge=0, lt=1)  # 0: no copy of each adapter's input (faster, less memory)
     lora_targets: str | list[str] = "all-linear"  # peft target_modules
     precision: Precision = "auto"  # bf16 autocasts matmuls (weights stay fp32); auto: see fcot.precision
-    activation_checkpointing: bool = False  # recompute each layer's activations in the backward pass: a fraction of
-    # the memory (batch 8 of the default student under 3 GB) for about a third more compute
+    activation_checkpointing: bool = False  # recompute each layer's activations in the backward pass: less memory
+    # (batch 8 of the default student in about 2 GB instead of 2.7) for about a third more compute
 
     # --- data
     max_len: int = Field(512, ge=8)  # tokens of input + label; longer samples are dropped, not cut
