@@ -143,13 +143,14 @@ def training_arguments(config: StudentConfig, output_dir: Path, model_type: str,
     from trl import SFTConfig
 
     strategy = "steps" if config.eval_steps else "epoch"
+    per_pass, passes_per_step = config.micro_batches
     common = dict(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps or -1,
-        per_device_train_batch_size=config.micro_batches[0],
+        per_device_train_batch_size=per_pass,
         per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.micro_batches[1],
+        gradient_accumulation_steps=passes_per_step,
         learning_rate=config.resolved_lr,
         lr_scheduler_type=config.lr_scheduler,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a share of the steps
