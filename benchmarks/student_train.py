@@ -7,9 +7,10 @@ coin-flip samples (text-davinci-002 rationales, ft_cot_token). The trainers run 
 process so that peak memory is its own: `before` (batch 8 in one forward pass, the model's loss over the
 49k-vocabulary head at every position and LoRA dropout 0.05: the trainer's earlier defaults), `now-batch8` (the head
 only where a label token is predicted, no adapter dropout, still one pass), `now` (fcot's defaults: the same
-steps as micro-batches of 4), `now-micro2` (micro-batches of 2) and `now-ckpt` (the defaults plus activation
-checkpointing: `student.activation_checkpointing`). All see the same 8 samples at each optimizer step.
-Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
+steps as micro-batches of 4; in bf16 on CPU, attention in fp32), `now-micro2` (micro-batches of 2), `now-ckpt`
+(the defaults plus activation checkpointing: `student.activation_checkpointing`) and, in bf16 only,
+`now-bf16-attention` (the defaults with attention in bf16, as before). All see the same 8 samples at each
+optimizer step. Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
 time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak measured in the
 same run. Writes benchmarks/results/student_train.json.
 """
@@ -28,14 +29,18 @@ from pathlib import Path
 import common  # benchmarks/common.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "student_train.json"
-TRAINERS = ("before", "now-batch8", "now", "now-micro2", "now-ckpt")
+TRAINERS = ("before", "now-batch8", "now", "now-micro2", "now-ckpt", "now-bf16-attention")
+BF16_ONLY = {"now-bf16-attention"}  # in fp32 it is `now`
 
 
 def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int) -> dict:
     """Train once in this process and return its figures (called in a child process)."""
+    import contextlib
+
     import torch
     import transformers
 
+    import fcot.student.attention as attention_module
     import fcot.student.trainer as trainer_module
     from fcot.curate import CurateResult, curate, write_curated
     from fcot.formats import CompletionDataset
@@ -53,6 +58,8 @@ def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int
             return built
 
         trainer_module.build_trainer = build_all_logits
+    if trainer in ("before", "now-bf16-attention"):  # attention in the matmul precision, as the trainer had it
+        attention_module.fp32_attention = lambda model, precision: contextlib.nullcontext()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         cd = CompletionDataset.load(data_dir() / "completion_data/B_text-davinci-002__C_zs_cot/D_coin_flip.json")
@@ -97,6 +104,8 @@ def main() -> None:
     runs: dict[str, dict] = {}
     for precision in precisions:
         for trainer in TRAINERS:  # each in a fresh process: its own peak memory, no warm caches shared
+            if precision == "fp32" and trainer in BF16_ONLY:
+                continue
             child = [sys.executable, __file__, "--child", trainer, precision, "--samples", str(args.samples),
                      "--steps", str(args.steps), "--threads", str(args.threads)]
             out = subprocess.run(child, capture_output=True, text=True, check=True,
@@ -109,6 +118,8 @@ def main() -> None:
     for precision in precisions:
         base = runs[f"before {precision}"]
         for trainer in TRAINERS[1:]:
+            if f"{trainer} {precision}" not in runs:
+                continue
             new = runs[f"{trainer} {precision}"]
             new["speedup_vs_before"] = round(new["tokens_per_s"] / base["tokens_per_s"], 3)
             new["max_loss_difference"] = round(max(abs(a - b) for a, b in zip(base["losses"], new["losses"])), 4)

@@ -111,6 +111,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
          scorer: Callable[[Any, Any], float] | None) -> TrainResult:
     import torch
 
+    from fcot.student.attention import fp32_attention
     from fcot.student.trainer import MetricsCallback, TokenCounter, build_trainer, is_out_of_memory
 
     torch.manual_seed(config.seed)
@@ -123,7 +124,8 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
                             out_dir / CHECKPOINTS, [metrics, *callbacks], scorer)
     hook = trainer.model.register_forward_pre_hook(counter, with_kwargs=True)
     try:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        with fp32_attention(loaded.model, config.resolved_precision):
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
         if is_out_of_memory(exc):
             raise ConfigError(f"out of memory training {config.model} with micro-batches of "
