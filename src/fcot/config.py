@@ -46,7 +46,6 @@ class CurateSection(_Section):
     template: RationaleTemplate = DEFAULT_TEMPLATE
     max_rationale_tokens: Optional[int] = Field(None, ge=1)  # drop longer rationales (whitespace words)
     dedupe: bool = False  # drop repeated rationales of the same question
-    shuffle_choices: int = Field(0, ge=0)  # add N copies of each multiple-choice sample with its options reordered
     max_samples: Optional[int] = Field(None, ge=1)  # cap the training set (quick runs)
 
 

@@ -180,7 +180,7 @@ def _curate(config: RunConfig, task: Task, completions: CompletionDataset) -> Cu
 
     c = config.curate
     result = curate(completions, task, c.template, split="train", data_dir=config.data_dir,
-                    max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe, shuffle_choices=c.shuffle_choices)
+                    max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe)
     if c.max_samples:
         result.samples = result.samples[: c.max_samples]
         result.stats.kept = len(result.samples)
@@ -215,8 +215,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
     sampling_s = (own.metadata.get("generation") or {}).get("seconds", 0.0)
     try:
         mine = curate(own, task, template, split="train", data_dir=config.data_dir,
-                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe,
-                      shuffle_choices=config.curate.shuffle_choices)
+                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe)
     except NoTrainingSamples as exc:
         notify(f"[{task.key}] self-training skipped: {exc}")
         return None
@@ -234,8 +233,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
 def _curate_vanilla(config: RunConfig, task: Task, root: Path) -> Path:
     from fcot.curate import curate
 
-    result = curate(task.load_dataset(config.data_dir), task, "ft_token", split="train", data_dir=config.data_dir,
-                    shuffle_choices=config.curate.shuffle_choices)
+    result = curate(task.load_dataset(config.data_dir), task, "ft_token", split="train", data_dir=config.data_dir)
     if config.curate.max_samples:
         result.samples = result.samples[: config.curate.max_samples]
     return _write(root, result)

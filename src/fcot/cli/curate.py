@@ -26,9 +26,6 @@ def curate(
     max_rationale_tokens: Optional[int] = typer.Option(
         None, "--max-rationale-tokens", min=1, help="Drop rationales longer than N words and punctuation marks."),
     dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),
-    shuffle_choices: int = typer.Option(0, "--shuffle-choices", min=0, help="Add N copies of each multiple-choice "
-                                        "sample with its answer options in other orders (letters in the rationale "
-                                        "follow their options)."),
     stop_phrase: str = typer.Option(STOP_PHRASE, "--stop-phrase", help="Appended to each label after a space ('' for "
                                     "none); generation stops there."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Write a hosted fine-tuning API's training "
@@ -63,7 +60,7 @@ def curate(
     by_task = defaultdict(list)
     for src in [src for source in sources for src in load_sources(source, template, data_dir)]:
         by_task[src.dataset_key].append(curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe,
-                                               shuffle_choices=shuffle_choices, **options))
+                                               **options))
     results = []
     for curated in by_task.values():
         result = combine(curated, dedupe)
@@ -79,10 +76,10 @@ def curate(
     table = Table(title=f"curated {template} for {model_type} models, {split} split",
                   caption=f"written to {', '.join(folders)}/F_*.jsonl")
     table.add_column("task", no_wrap=True)
-    for column in ("train", "outputs", "correct", "long", "dupes", "shuffled", "kept"):
+    for column in ("train", "outputs", "correct", "long", "dupes", "kept"):
         table.add_column(column, justify="right")
     for result, path in results:
         s = result.stats
         table.add_row(s.dataset_key, str(s.split_samples), str(s.completions), str(s.correct), str(s.too_long),
-                      str(s.duplicates), str(s.shuffled), str(s.kept))
+                      str(s.duplicates), str(s.kept))
     console.print(table)

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fcot.curate.choices import shuffled_copies
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.formats import CompletionDataset, Dataset, finetune_key
 from fcot.tasks import Task, as_task
@@ -43,7 +42,6 @@ class CurateStats:
     correct: int = 0  # completions whose answer is correct
     too_long: int = 0  # correct ones dropped by --max-rationale-tokens
     duplicates: int = 0  # correct ones dropped by --dedupe
-    shuffled: int = 0  # of the kept, copies with the answer options in another order (--shuffle-choices)
     kept: int = 0  # training samples written
     kept_samples: int = 0  # distinct questions among them
 
@@ -145,12 +143,9 @@ def curate(
     dedupe: bool = False,
     stop_phrase: str | None = STOP_PHRASE,
     is_correct: Callable[[dict], bool] | None = None,
-    shuffle_choices: int = 0,
 ) -> CurateResult:
     """Training samples from a task's train split: the teacher's correct rationales (a CompletionDataset), or
-    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset).
-    `shuffle_choices` N adds, after each sample of a multiple-choice question, N copies with the options in other
-    orders (seeded; `fcot.curate.choices`)."""
+    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset)."""
     from_dataset = isinstance(source, Dataset)
     template = template or ("ft_token" if from_dataset else DEFAULT_TEMPLATE)
     check_trainable(template, model_type)
@@ -163,55 +158,35 @@ def curate(
     if task.key != source.dataset_key:
         raise DataError(f"{source.dataset_key!r} data, not task {task.key!r}; pass the matching task")
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
-    config = {"split": split, "split_name": split_name, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe,
-              "shuffle_choices": shuffle_choices}
-    rows = _Rows(template, model_type, task, stop_phrase, shuffle_choices)
+    config = {"split": split, "split_name": split_name, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
     if from_dataset:
-        samples = [row for s in source.select(indices) for row in rows(s, copy_stride=1)]
+        samples = [_row(template, model_type, task, s, stop_phrase) for s in source.select(indices)]
         if not samples:
             raise DataError(f"dataset {task.key}: split part {split!r} is empty; nothing to train on")
-        n = len(samples) - rows.shuffled
+        n = len(samples)
         stats = CurateStats(task.key, template, model_type, split_samples=len(indices), source_samples=n,
-                            completions=n, correct=n, shuffled=rows.shuffled, kept=len(samples), kept_samples=n)
+                            completions=n, correct=n, kept=n, kept_samples=n)
         config.update(source="dataset", teacher=None)
     else:
         is_correct = is_correct or step2_correct(task, source.prediction_template)
-        samples, stats = _correct_rationales(source, task, indices, rows, is_correct, max_rationale_tokens,
-                                             count_tokens, dedupe)
+        samples, stats = _correct_rationales(source, task, template, model_type, indices, stop_phrase, is_correct,
+                                             max_rationale_tokens, count_tokens, dedupe)
         config.update(source="completions", teacher=source.base_model,
                       completion_key=source.metadata.get("completion_key") or source.prediction_template)
     return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
 
 
-class _Rows:
-    """Training rows of one source sample: its own, then its copies with shuffled options (counted in `shuffled`)."""
-
-    def __init__(self, template: str, model_type: str, task: Task, stop_phrase: str | None, shuffle_choices: int):
-        self.template, self.model_type, self.task, self.stop_phrase = template, model_type, task, stop_phrase
-        self.copies = shuffle_choices if task.answer_type == "choice" else 0
-        self.rng = random.Random(0)
-        self.shuffled = 0
-
-    def __call__(self, source: dict, copy_stride: int) -> list[dict]:
-        """The rows; copy k of completion c gets completion index c + k * copy_stride (distinct per question)."""
-        own = int(source.get("completion_index", 0))
-        copies = [{**copy, "completion_index": own + k * copy_stride}
-                  for k, copy in enumerate(shuffled_copies(source, self.copies, self.rng), start=1)]
-        self.shuffled += len(copies)
-        return [_row(self.template, self.model_type, self.task, s, self.stop_phrase) for s in [source, *copies]]
-
-
-def _correct_rationales(completions: CompletionDataset, task: Task, indices: list[int], rows: _Rows,
-                        is_correct: Callable[[dict], bool], max_rationale_tokens: int | None,
+def _correct_rationales(completions: CompletionDataset, task: Task, template: str, model_type: str, indices: list[int],
+                        stop_phrase: str | None, is_correct: Callable[[dict], bool], max_rationale_tokens: int | None,
                         count_tokens: Callable[[str], int], dedupe: bool) -> tuple[list[dict], CurateStats]:
     """One sample per correct completion of the chosen questions, less too long and repeated rationales."""
-    stats = CurateStats(task.key, rows.template, rows.model_type, split_samples=len(indices))
+    stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
     samples: list[dict] = []
     seen: set[tuple[int, str]] = set()
     for index in indices:
-        outputs = completions.data.get(index, [])
-        stats.source_samples += bool(outputs)
-        for c in outputs:
+        rows = completions.data.get(index, [])
+        stats.source_samples += bool(rows)
+        for c in rows:
             stats.completions += 1
             if not is_correct(c):
                 continue
@@ -228,12 +203,12 @@ def _correct_rationales(completions: CompletionDataset, task: Task, indices: lis
                 stats.duplicates += 1
                 continue
             seen.add(key)
-            samples += rows({**c, "reasoning_completion": rationale}, copy_stride=len(outputs))
+            samples.append(_row(template, model_type, task, {**c, "reasoning_completion": rationale}, stop_phrase))
     if not samples:
         raise NoTrainingSamples(f"completions for {task.key}: no correct completion among {stats.completions} in the "
                                 f"split part ({stats.too_long} too long, {stats.duplicates} duplicates); nothing to "
                                 "train on")
-    stats.kept, stats.shuffled = len(samples), rows.shuffled
+    stats.kept = len(samples)
     stats.kept_samples = len({s["sample_index"] for s in samples})
     log.info("%s: kept %d of %d completions", task.key, stats.kept, stats.completions)
     return samples, stats

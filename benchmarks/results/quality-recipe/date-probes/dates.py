@@ -3,9 +3,11 @@
     python dates.py curated F_zs_cot_date_understanding.jsonl [--keep-consistent OUT.jsonl]
     python dates.py answers F_zs_cot_date_understanding__D_date_understanding.json   # a student's test answers
     python dates.py vote    F_..._t70_d8 file                                            # majority of D samples
+    python dates.py shuffle F_zs_cot_date_understanding.jsonl --copies 3 OUT.jsonl       # options reordered
 """
 
 import json
+import random
 import re
 import sys
 from collections import Counter, defaultdict
@@ -43,6 +45,37 @@ def curated(path, out=None):
             f.writelines(json.dumps(r) + "\n" for r, t in zip(rows, tags) if t != "other")
 
 
+def shuffle(path, copies, out):
+    """Each sample, then `copies` copies with its options in new orders (seeded); the answer letter and the
+    letters the rationale names, `(C)` or `answer is C`, follow their options."""
+    rng = random.Random(0)
+    rows = []
+    for r in map(json.loads, open(path)):
+        head, listed = r["prompt"].removesuffix(" ###").split("Answer Choices: ")
+        opts = re.findall(r"\(([A-Z])\) (.*?)(?= \([A-Z]\) |$)", listed)
+        letters, seen = [letter for letter, _ in opts], {tuple(text for _, text in opts)}
+        rows.append(r)
+        for k in range(1, copies + 1):
+            for _ in range(20):
+                order = opts[:]
+                rng.shuffle(order)
+                if tuple(text for _, text in order) not in seen:
+                    break
+            seen.add(tuple(text for _, text in order))
+            new = {old: letters[i] for i, (old, _) in enumerate(order)}
+            prompt = head + "Answer Choices: " + " ".join(f"({letters[i]}) {t}" for i, (_, t) in enumerate(order)) + " ###"
+            body, answer = r["completion"].rsplit(" --> ", 1)
+            body = re.sub(r"\(([A-F])\)", lambda m: f"({new.get(m[1], m[1])})", body)
+            body = re.sub(r"(answer is )([A-F])\b", lambda m: m[1] + new.get(m[2], m[2]), body)
+            letter, end = answer.split(" ", 1)
+            completion = f"{body} --> {new[letter]} {end}"
+            rows.append({**r, "completion_index": k, "input": prompt, "prompt": prompt, "label": completion,
+                         "completion": completion})
+    with open(out, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    print(f"{len(rows)} samples written to {out}")
+
+
 def records(path):
     from fcot.evaluate import evaluate_completions
     from fcot.formats import CompletionDataset
@@ -78,5 +111,7 @@ if __name__ == "__main__":
     mode, path, *rest = sys.argv[1:]
     if mode == "curated":
         curated(path, rest[1] if rest[:1] == ["--keep-consistent"] else None)
+    elif mode == "shuffle":
+        shuffle(path, int(rest[1]), rest[2])
     else:
         {"answers": answers, "vote": vote}[mode](path)
