@@ -46,7 +46,6 @@ class CurateSection(_Section):
     template: RationaleTemplate = DEFAULT_TEMPLATE
     max_rationale_tokens: Optional[int] = Field(None, ge=1)  # drop longer rationales (whitespace words)
     dedupe: bool = False  # drop repeated rationales of the same question
-    option_text: bool = False  # multiple-choice rationales end "So the answer is <option text>, option (<letter>)."
     max_samples: Optional[int] = Field(None, ge=1)  # cap the training set (quick runs)
 
 

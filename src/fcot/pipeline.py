@@ -180,7 +180,7 @@ def _curate(config: RunConfig, task: Task, completions: CompletionDataset) -> Cu
 
     c = config.curate
     result = curate(completions, task, c.template, split="train", data_dir=config.data_dir,
-                    max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe, option_text=c.option_text)
+                    max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe)
     if c.max_samples:
         result.samples = result.samples[: c.max_samples]
         result.stats.kept = len(result.samples)
@@ -215,8 +215,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
     sampling_s = (own.metadata.get("generation") or {}).get("seconds", 0.0)
     try:
         mine = curate(own, task, template, split="train", data_dir=config.data_dir,
-                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe,
-                      option_text=config.curate.option_text)
+                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe)
     except NoTrainingSamples as exc:
         notify(f"[{task.key}] self-training skipped: {exc}")
         return None

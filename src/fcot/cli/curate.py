@@ -26,8 +26,6 @@ def curate(
     max_rationale_tokens: Optional[int] = typer.Option(
         None, "--max-rationale-tokens", min=1, help="Drop rationales longer than N words and punctuation marks."),
     dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),
-    option_text: bool = typer.Option(False, "--option-text/--no-option-text", help="End multiple-choice "
-                                     "rationales with 'So the answer is <option text>, option (<letter>).'"),
     stop_phrase: str = typer.Option(STOP_PHRASE, "--stop-phrase", help="Appended to each label after a space ('' for "
                                     "none); generation stops there."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Write a hosted fine-tuning API's training "
@@ -62,7 +60,7 @@ def curate(
     by_task = defaultdict(list)
     for src in [src for source in sources for src in load_sources(source, template, data_dir)]:
         by_task[src.dataset_key].append(curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe,
-                                               option_text=option_text, **options))
+                                               **options))
     results = []
     for curated in by_task.values():
         result = combine(curated, dedupe)

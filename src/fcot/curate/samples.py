@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from fcot.curate.option_text import with_option_text
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.formats import CompletionDataset, Dataset, finetune_key
 from fcot.tasks import Task, as_task
@@ -144,12 +143,9 @@ def curate(
     dedupe: bool = False,
     stop_phrase: str | None = STOP_PHRASE,
     is_correct: Callable[[dict], bool] | None = None,
-    option_text: bool = False,
 ) -> CurateResult:
     """Training samples from a task's train split: the teacher's correct rationales (a CompletionDataset), or
-    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset).
-    `option_text`: multiple-choice rationales end naming the gold option's text, then its letter
-    (`fcot.curate.option_text`)."""
+    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset)."""
     from_dataset = isinstance(source, Dataset)
     template = template or ("ft_token" if from_dataset else DEFAULT_TEMPLATE)
     check_trainable(template, model_type)
@@ -163,8 +159,6 @@ def curate(
         raise DataError(f"{source.dataset_key!r} data, not task {task.key!r}; pass the matching task")
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
     config = {"split": split, "split_name": split_name, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
-    if option_text:
-        config["option_text"] = True
     if from_dataset:
         samples = [_row(template, model_type, task, s, stop_phrase) for s in source.select(indices)]
         if not samples:
@@ -176,8 +170,7 @@ def curate(
     else:
         is_correct = is_correct or step2_correct(task, source.prediction_template)
         samples, stats = _correct_rationales(source, task, template, model_type, indices, stop_phrase, is_correct,
-                                             max_rationale_tokens, count_tokens, dedupe,
-                                             option_text and task.answer_type == "choice")
+                                             max_rationale_tokens, count_tokens, dedupe)
         config.update(source="completions", teacher=source.base_model,
                       completion_key=source.metadata.get("completion_key") or source.prediction_template)
     return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
@@ -185,8 +178,7 @@ def curate(
 
 def _correct_rationales(completions: CompletionDataset, task: Task, template: str, model_type: str, indices: list[int],
                         stop_phrase: str | None, is_correct: Callable[[dict], bool], max_rationale_tokens: int | None,
-                        count_tokens: Callable[[str], int], dedupe: bool, option_text: bool = False
-                        ) -> tuple[list[dict], CurateStats]:
+                        count_tokens: Callable[[str], int], dedupe: bool) -> tuple[list[dict], CurateStats]:
     """One sample per correct completion of the chosen questions, less too long and repeated rationales."""
     stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
     samples: list[dict] = []
@@ -211,8 +203,6 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
                 stats.duplicates += 1
                 continue
             seen.add(key)
-            if option_text:
-                rationale = with_option_text(rationale, str(c["question"]), str(c["answer"]))
             samples.append(_row(template, model_type, task, {**c, "reasoning_completion": rationale}, stop_phrase))
     if not samples:
         raise NoTrainingSamples(f"completions for {task.key}: no correct completion among {stats.completions} in the "

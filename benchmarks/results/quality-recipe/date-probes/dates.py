@@ -4,7 +4,7 @@
     python dates.py answers F_zs_cot_date_understanding__D_date_understanding.json   # a student's test answers
     python dates.py vote    F_..._t70_d8 file                                            # majority of D samples
     python dates.py shuffle F_zs_cot_date_understanding.jsonl --copies 3 OUT.jsonl       # options reordered
-    python dates.py letter-first F_zs_cot_date_understanding.jsonl OUT.jsonl  # `fcot curate --option-text`, letter first
+    python dates.py option-text F_zs_cot_date_understanding.jsonl text-first|letter-first OUT.jsonl
 """
 
 import json
@@ -80,8 +80,11 @@ def shuffle(path, copies, out):
 LETTER_ONLY_ENDING = re.compile(r"\s*[^.\n]*\banswer is \(?[A-F]\)?\.?\s*$")
 
 
-def letter_first(path, out):
-    """`fcot curate --option-text` with the letter first: each rationale ends "So the answer is (C) 05/02/2021."
+ENDINGS = {"text-first": "So the answer is {text}, option ({letter}).", "letter-first": "So the answer is ({letter}) {text}."}
+
+
+def option_text(path, order, out):
+    """Each rationale ends naming the gold option's text and letter ("So the answer is 05/02/2021, option (C).")
     in place of a closing sentence that named the letter alone ("Therefore, the answer is (C).")."""
     rows = []
     for r in map(json.loads, open(path)):
@@ -89,7 +92,7 @@ def letter_first(path, out):
         body = LETTER_ONLY_ENDING.sub("", body)
         letter = answer.split()[0]
         text = dict(re.findall(r"\(([A-Z])\) (.*?)(?= \([A-Z]\) |$)", r["prompt"].removesuffix(" ###")))[letter]
-        completion = f"{body} So the answer is ({letter}) {text}. --> {answer}"
+        completion = f"{body} {ENDINGS[order].format(text=text, letter=letter)} --> {answer}"
         rows.append({**r, "label": completion, "completion": completion})
     with open(out, "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
@@ -133,7 +136,7 @@ if __name__ == "__main__":
         curated(path, rest[1] if rest[:1] == ["--keep-consistent"] else None)
     elif mode == "shuffle":
         shuffle(path, int(rest[1]), rest[2])
-    elif mode == "letter-first":
-        letter_first(path, rest[0])
+    elif mode == "option-text":
+        option_text(path, *rest)
     else:
         {"answers": answers, "vote": vote}[mode](path)
