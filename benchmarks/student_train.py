@@ -115,14 +115,13 @@ def main() -> None:
             runs[f"{trainer} {precision}"] = run
             print(f"{trainer:10s} {precision}: {run['tokens_per_s']:7.1f} tok/s  peak RSS {run['peak_rss_gb']} GB  "
                   f"loss {run['losses'][0]} -> {run['losses'][-1]}", flush=True)
-    for precision in precisions:
+    for name, new in runs.items():  # each trainer against `before` in its precision
+        trainer, precision = name.split()
+        if trainer == "before":
+            continue
         base = runs[f"before {precision}"]
-        for trainer in TRAINERS[1:]:
-            if f"{trainer} {precision}" not in runs:
-                continue
-            new = runs[f"{trainer} {precision}"]
-            new["speedup_vs_before"] = round(new["tokens_per_s"] / base["tokens_per_s"], 3)
-            new["max_loss_difference"] = round(max(abs(a - b) for a, b in zip(base["losses"], new["losses"])), 4)
+        new["speedup_vs_before"] = round(new["tokens_per_s"] / base["tokens_per_s"], 3)
+        new["max_loss_difference"] = round(max(abs(a - b) for a, b in zip(base["losses"], new["losses"])), 4)
     report = {"hardware": common.hardware(), "peak_matmul_gflops": peak,
               "setup": {"model": "SmolLM2-135M-Instruct", "lora": "r16 all-linear", "batch_size": 8,
                         "samples": args.samples, "steps": args.steps, "task": "coin_flip", "threads": args.threads},

@@ -17,6 +17,7 @@ from datetime import datetime
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})|(" + MONTHS + r")\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})")
 OPTION = re.compile(r"\(([A-F])\) (\d\d)/(\d\d)/(\d{4})")
+OPTION_TEXT = re.compile(r"\(([A-Z])\) (.*?)(?= \([A-Z]\) |$)")  # (letter, text) of each listed option
 
 
 def last_date(text):
@@ -46,6 +47,12 @@ def curated(path, out=None):
             f.writelines(json.dumps(r) + "\n" for r, t in zip(rows, tags) if t != "other")
 
 
+def write_rows(rows, out):
+    with open(out, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    print(f"{len(rows)} samples written to {out}")
+
+
 def shuffle(path, copies, out):
     """Each sample, then `copies` copies with its options in new orders (seeded); the answer letter and the
     letters the rationale names, `(C)` or `answer is C`, follow their options."""
@@ -53,7 +60,7 @@ def shuffle(path, copies, out):
     rows = []
     for r in map(json.loads, open(path)):
         head, listed = r["prompt"].removesuffix(" ###").split("Answer Choices: ")
-        opts = re.findall(r"\(([A-Z])\) (.*?)(?= \([A-Z]\) |$)", listed)
+        opts = OPTION_TEXT.findall(listed)
         letters, seen = [letter for letter, _ in opts], {tuple(text for _, text in opts)}
         rows.append(r)
         for k in range(1, copies + 1):
@@ -72,14 +79,10 @@ def shuffle(path, copies, out):
             completion = f"{body} --> {new[letter]} {end}"
             rows.append({**r, "completion_index": k, "input": prompt, "prompt": prompt, "label": completion,
                          "completion": completion})
-    with open(out, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    print(f"{len(rows)} samples written to {out}")
+    write_rows(rows, out)
 
 
 LETTER_ONLY_ENDING = re.compile(r"\s*[^.\n]*\banswer is \(?[A-F]\)?\.?\s*$")
-
-
 ENDINGS = {"text-first": "So the answer is {text}, option ({letter}).", "letter-first": "So the answer is ({letter}) {text}."}
 
 
@@ -91,12 +94,10 @@ def option_text(path, order, out):
         body, answer = r["completion"].rsplit(" --> ", 1)
         body = LETTER_ONLY_ENDING.sub("", body)
         letter = answer.split()[0]
-        text = dict(re.findall(r"\(([A-Z])\) (.*?)(?= \([A-Z]\) |$)", r["prompt"].removesuffix(" ###")))[letter]
+        text = dict(OPTION_TEXT.findall(r["prompt"].removesuffix(" ###")))[letter]
         completion = f"{body} {ENDINGS[order].format(text=text, letter=letter)} --> {answer}"
         rows.append({**r, "label": completion, "completion": completion})
-    with open(out, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    print(f"{len(rows)} samples written to {out}")
+    write_rows(rows, out)
 
 
 def records(path):
