@@ -62,4 +62,5 @@ def test_finetune_keys_follow_the_papers_names():
     assert finetune_key("multiarith", "ft_cot_token") == "zs_cot_multiarith"
     assert finetune_key("multiarith", "ft_token") == "multiarith"
     assert finetune_key("multiarith", "ft_cot_natural", "fs_cot") == "fs_cot_natural_multiarith"
+    assert finetune_key("date_understanding", "ft_cot_choice") == "zs_cot_choice_date_understanding"
     assert finetune_key_of(Path("out/finetune_data/P_openai/F_zs_cot_gsm8k.jsonl")) == "zs_cot_gsm8k"

@@ -45,6 +45,31 @@ def test_fine_tuning_templates(template, model_type, expected_input, expected_la
     assert format_label(template, SAMPLE, model_type, stop_phrase="END") == expected_label + " END"
 
 
+CHOICE = {"sample_index": 2, "question": "Today is May 1, 2021. What is the date today? Answer Choices: (A) 04/29/2021 "
+          "(B) 05/01/2021", "answer": "B", "reasoning_completion": " Today is May 1. Therefore, the answer is (B). "}
+
+
+@pytest.mark.parametrize("model_type, opens", [("decoder", " "), ("encoder_decoder", "")])
+def test_choice_template_puts_each_letter_after_its_option_and_restates_the_choice(model_type, opens):
+    text_in = format_input("ft_cot_choice", CHOICE, model_type)
+    assert text_in.startswith("Today is May 1, 2021. What is the date today? Answer Choices: 04/29/2021 (A) 05/01/2021 (B)")
+    label = format_label("ft_cot_choice", CHOICE, model_type)
+    assert label == opens + "Today is May 1. So the answer is 05/01/2021 (B). --> B"
+    # questions without listed options read as in ft_cot_token
+    assert format_input("ft_cot_choice", SAMPLE, model_type) == format_input("ft_cot_token", SAMPLE, model_type)
+    assert format_label("ft_cot_choice", SAMPLE, model_type) == format_label("ft_cot_token", SAMPLE, model_type)
+
+
+@pytest.mark.parametrize("task", ["date_understanding", "tracking_shuffled_objects", "commonsense_qa", "aqua"])
+def test_choice_template_lets_the_student_copy_the_letter_after_the_text_it_names(task, shared_data):
+    for s in get_task(task).load_dataset(shared_data).select():
+        sample = {**s, "rationale": "Because."}
+        text_in, label = format_input("ft_cot_choice", sample), format_label("ft_cot_choice", sample)
+        named = label.removeprefix(" Because. So the answer is ").removesuffix(f". --> {s['answer']}")
+        assert named.endswith(f" ({s['answer']})") and f" {named} " in text_in, (task, s["sample_index"])
+        assert text_in.count(" Answer Choices: ") == 1 and text_in.endswith(") ###")
+
+
 def test_rationale_field_is_accepted_for_dataset_samples():
     sample = {"sample_index": 1, "question": "Q", "answer": "A", "rationale": "because"}
     assert format_label("ft_cot_token", sample) == " because --> A"
@@ -86,7 +111,7 @@ def test_missing_fields_raise_data_error():
 
 
 def test_registry_records_what_each_template_does():
-    assert TRAINABLE == ("ft_token", "ft_cot_token", "ft_cot_natural")
+    assert TRAINABLE == ("ft_token", "ft_cot_token", "ft_cot_choice", "ft_cot_natural")
     cot = get_template("ft_cot_token")
     assert (cot.answer_prefix, cot.separator, cot.stop, cot.max_new_tokens) == ("-->", "-->", (STOP_PHRASE,), 128)
     vanilla = get_template("ft_token")

@@ -355,13 +355,16 @@ def sampled_key(prompt: str, samples: int = 1, temperature: float = 0.0) -> str:
     return f"{prompt}_t{round(temperature * 100)}_d{samples}"
 
 
+_KEY_INFIX = {"ft_cot_token": "", "ft_cot_natural": "natural_", "ft_cot_choice": "choice_"}
+
+
 def finetune_key(dataset_key: str, template: str, completion_key: str | None = None) -> str:
     """The paper's name for curated data: `<dataset>` for ft_token, `<completion_key>_<dataset>` for ft_cot_token,
-    else `<completion_key>_natural_<dataset>`; the completion key defaults to zs_cot, the teacher's prompt."""
+    `<completion_key>_natural_<dataset>` for ft_cot_natural (`_choice_` for ft_cot_choice); the completion key
+    defaults to zs_cot, the teacher's prompt."""
     if template == "ft_token":
         return dataset_key
-    prefix = completion_key or "zs_cot"
-    return f"{prefix}_{dataset_key}" if template == "ft_cot_token" else f"{prefix}_natural_{dataset_key}"
+    return f"{completion_key or 'zs_cot'}_{_KEY_INFIX[template]}{dataset_key}"
 
 
 def finetune_key_of(path: str | Path) -> str:

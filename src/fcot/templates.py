@@ -7,6 +7,7 @@ Bump `TEMPLATES_VERSION` on any change to a format.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,9 @@ ZS_COT_STEP1 = "Q: {question}\nA: Let's think step by step."
 ZS_COT_STEP2 = "{reasoning_prompt}{reasoning_completion} \n{answer_trigger}"
 ZS_COT_ANSWER_TOKENS = 32  # step 2 of Zero-shot-CoT only states the answer
 GENERIC_TRIGGER = "Therefore, the answer is"
+CHOICES = "Answer Choices: "  # how the paper's multiple-choice questions list their options
+_OPTION = re.compile(r"\(([A-Z])\) (.*?)\s*(?= \([A-Z]\) |$)")  # (letter, text) of each listed option
+_LETTER_ENDING = re.compile(r"\s*[^.\n]*\banswer is:? \(?[A-Z]\)?\.?\s*$")  # "Therefore, the answer is (C)."
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class Template:
     answer_prefix: str | None = None  # where a prediction's answer starts (None: the first answer-like string)
     strict_prefix: str | None = None  # the prefix strict evaluation reads, when the labels differ from the paper's
     writes_rationale: bool = False  # predictions open with a rationale (a larger token budget)
+    echo_choice: bool = False  # options listed text first, "05/02/2021 (C)"; rationales end restating the chosen one
 
     @property
     def trainable(self) -> bool:
@@ -81,6 +86,11 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("ft_cot_token", "Fine-tune-CoT", {"decoder": "{question} ###", "encoder_decoder": "{question}"},
              labels={"decoder": " {rationale} --> {answer}", "encoder_decoder": "{rationale} --> {answer}"},
              answer_prefix="-->", writes_rationale=True),
+    # Fine-tune-CoT for multiple choice: the student writes the chosen option's text, then copies the letter that
+    # follows that text in its prompt (a small student names the right text far more often than the right letter)
+    Template("ft_cot_choice", "Fine-tune-CoT (option text)", {"decoder": "{question} ###", "encoder_decoder": "{question}"},
+             labels={"decoder": " {rationale} --> {answer}", "encoder_decoder": "{rationale} --> {answer}"},
+             answer_prefix="-->", writes_rationale=True, echo_choice=True),
     Template("ft_cot_natural", "Fine-tune-CoT (natural)",
              {"decoder": "Q: {question}\n\nA: Let's think step by step.\n\n"},
              labels={"decoder": " {rationale}\n\nTherefore the answer is {answer}"},
@@ -134,6 +144,8 @@ def format_input(
     if model_type not in formats:
         raise ConfigError(f"template {template} does not support model type {model_type}; use decoder")
     values = {"question": _field(sample, "question", template).strip()}
+    if TEMPLATES[template].echo_choice:
+        values["question"] = options_text_first(values["question"])
     if template == "fs_cot":
         if task is None:
             raise ConfigError("template fs_cot needs a task for its few-shot exemplars; pass task=")
@@ -171,8 +183,27 @@ def format_label(template: str, sample: dict, model_type: str = "decoder", stop_
     values = {"answer": _field(sample, "answer", template).strip()}
     if "{rationale}" in labels[model_type]:
         values["rationale"] = _rationale(sample, template)
+        if TEMPLATES[template].echo_choice:
+            values["rationale"] = _restate_choice(values["rationale"], _field(sample, "question", template),
+                                                  values["answer"])
     label = labels[model_type].format(**values)
     return label if stop_phrase is None else f"{label} {stop_phrase}"
+
+
+def options_text_first(question: str) -> str:
+    """The question with each listed option's letter after its text: "(C) 05/02/2021" -> "05/02/2021 (C)"."""
+    head, found, listed = question.partition(CHOICES)
+    if not found:
+        return question
+    return head + CHOICES + " ".join(f"{text} ({letter})" for letter, text in _OPTION.findall(listed))
+
+
+def _restate_choice(rationale: str, question: str, letter: str) -> str:
+    """The rationale ending "So the answer is 05/02/2021 (C).", in place of a last sentence naming only the letter."""
+    text = dict(_OPTION.findall(question.partition(CHOICES)[2])).get(letter)
+    if text is None:
+        return rationale
+    return f"{_LETTER_ENDING.sub('', rationale)} So the answer is {text} ({letter})."
 
 
 def check_trainable(template: str, model_type: str = "decoder") -> None:

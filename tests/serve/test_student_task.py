@@ -13,7 +13,7 @@ SAMPLE = {"question": "Tom has 3 apples and buys 5 more. How many?", "answer": "
           "rationale": "Tom has 3 apples. 3 + 5 = 8."}
 
 
-@pytest.mark.parametrize("template", ["ft_cot_token", "ft_cot_natural", "ft_token"])
+@pytest.mark.parametrize("template", ["ft_cot_token", "ft_cot_choice", "ft_cot_natural", "ft_token"])
 def test_a_trained_completion_reads_as_rationale_and_answer(template):
     student = StudentTask(get_task("multiarith"), template, "END")
     assert student.prompt(SAMPLE["question"]) == format_input(template, SAMPLE)
@@ -25,6 +25,14 @@ def test_a_trained_completion_reads_as_rationale_and_answer(template):
     for end in range(len(completion) + 1):  # what a stream shows is always the start of the final content
         assert reply.content.startswith(student.partial(completion[:end])), completion[:end]
     assert student.partial(completion) == rationale
+
+
+def test_a_choice_student_gets_its_options_text_first_and_answers_a_letter():
+    student = StudentTask(get_task("date_understanding"), "ft_cot_choice", "END")
+    question = "Today is May 1, 2021. What is the date today? Answer Choices: (A) 04/29/2021 (B) 05/01/2021"
+    assert student.prompt(question).endswith("Answer Choices: 04/29/2021 (A) 05/01/2021 (B) ###")
+    reply = student.reply(" Today is May 1. So the answer is 05/01/2021 (B). --> B ")
+    assert reply.fcot["answer"] == "B" and reply.content.endswith("05/01/2021 (B).\n\nAnswer: B")
 
 
 def test_without_an_answer_the_reply_is_the_text():
