@@ -64,6 +64,18 @@ def test_run_end_to_end_then_resume(tiny_config, fcot, precision, monkeypatch):
     assert json.loads((root / "results.json").read_text()) == results
 
 
+def test_a_multiple_choice_task_trains_on_ft_cot_choice(tiny_config, fcot, monkeypatch):
+    monkeypatch.setenv("FCOT_PRECISION", "fp32")
+    result = fcot("run", tiny_config, "--threads", "1", "--set", "name=tiny-choice", "--set", "tasks=[date_understanding]",
+                  "--set", "baselines=[]", "--set", "student.max_steps=1", "--set", "eval.limit=2")
+    assert result.code == 0, result.stderr
+    root = tiny_config.parent / "out" / "tiny-choice"
+    [sample, *_] = (root / "finetune_data" / "P_decoder" / "F_zs_cot_choice_date_understanding.jsonl").read_text().splitlines()
+    assert json.loads(sample)["prompt"].endswith(" (F) ###")  # options listed text first
+    [student] = [r for r in json.loads((root / "results.json").read_text()) if r["role"] == "student"]
+    assert student["method"] == "Fine-tune-CoT (option text)" and student["n"] == 2
+
+
 def test_changed_settings_under_same_name_are_refused(tiny_config, fcot):
     result = fcot("run", tiny_config, "--set", "name=tiny-fp32", "--set", "student.lora_r=4")
     assert result.code == 2

@@ -7,7 +7,8 @@ import pytest
 from fcot.errors import ConfigError, DataError
 from fcot.formats import CompletionDataset
 from fcot.tasks import get_task
-from fcot.templates import STOP_PHRASE, TEMPLATES, TRAINABLE, check_trainable, format_input, format_label, get_template
+from fcot.templates import (STOP_PHRASE, TEMPLATES, TRAINABLE, check_trainable, format_input, format_label, get_template,
+                             rationale_template)
 
 SAMPLE = {"sample_index": 7, "question": " What is 2 + 3? ", "answer": " 5 ", "reasoning_completion": " 2 + 3 = 5. "}
 
@@ -68,6 +69,11 @@ def test_choice_template_lets_the_student_copy_the_letter_after_the_text_it_name
         named = label.removeprefix(" Because. So the answer is ").removesuffix(f". --> {s['answer']}")
         assert named.endswith(f" ({s['answer']})") and f" {named} " in text_in, (task, s["sample_index"])
         assert text_in.count(" Answer Choices: ") == 1 and text_in.endswith(") ###")
+
+
+def test_multiple_choice_tasks_default_to_ft_cot_choice():
+    assert [rationale_template(t) for t in ("date_understanding", "aqua", "multiarith", "coin_flip")] == [
+        "ft_cot_choice", "ft_cot_choice", "ft_cot_token", "ft_cot_token"]
 
 
 def test_rationale_field_is_accepted_for_dataset_samples():

@@ -16,7 +16,7 @@ from fcot.errors import ConfigError
 from fcot.formats import MAX_SAMPLES, MAX_TEMPERATURE, read_yaml
 from fcot.student.config import StudentConfig
 from fcot.teacher.config import TeachConfig
-from fcot.templates import DEFAULT_TEMPLATE, TEMPLATES
+from fcot.templates import TEMPLATES
 
 CONFIG_FILE = "fcot.yaml"  # the experiment's config, kept beside its results
 # Fine-tune-CoT trains on rationales; every other template is a baseline (prompting, or vanilla fine-tuning)
@@ -43,7 +43,7 @@ class TeacherSection(_Section):
 class CurateSection(_Section):
     """How teacher completions become training samples."""
 
-    template: RationaleTemplate = DEFAULT_TEMPLATE
+    template: Optional[RationaleTemplate] = None  # None: ft_cot_choice for multiple-choice tasks, else ft_cot_token
     max_rationale_tokens: Optional[int] = Field(None, ge=1)  # drop longer rationales (whitespace words)
     dedupe: bool = False  # drop repeated rationales of the same question
     max_samples: Optional[int] = Field(None, ge=1)  # cap the training set (quick runs)

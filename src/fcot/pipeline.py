@@ -122,13 +122,13 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
         yield _evaluate(config, task, base, template, root, None, notify)
     del base
 
-    notify(f"[{task.key}] curate: keep the teacher's correct rationales ({config.curate.template})")
     curated = _curate(config, task, completions)
     stats = curated.stats
-    notify(f"[{task.key}] curated {stats.kept} samples from {stats.correct}/{stats.completions} correct completions")
+    notify(f"[{task.key}] curated {stats.kept} {stats.template} samples from the teacher's {stats.correct}/"
+           f"{stats.completions} correct completions")
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
                          for c in completions.select(split["train"]))
-    runs = [(config.curate.template, _write(root, curated), config.student)]
+    runs = [(curated.stats.template, _write(root, curated), config.student)]
     if "ft_token" in config.baselines:
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
         runs.append(("ft_token", _curate_vanilla(config, task, root), vanilla))
@@ -203,7 +203,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
     from fcot.evaluate.generate import evaluate_model
     from fcot.models.loading import load_model
 
-    s, template = config.self_train, config.curate.template
+    s, template = config.self_train, teacher_samples.stats.template
     run_dir = root / "runs" / finetune_key_of(train_file)
     notify(f"[{task.key}] self-training: the student samples {s.samples} rationales per train question "
            f"(temperature {s.temperature:g})")

@@ -47,10 +47,10 @@ def test_ft_cot_token_formats_match_the_paper(shared_data, multiarith):
     assert natural["label"] == f" {rationale}\n\nTherefore the answer is {answer}"
 
 
-def test_ft_cot_choice_keeps_the_same_questions_and_ends_each_rationale_with_the_gold_option(shared_data):
+def test_multiple_choice_defaults_to_ft_cot_choice_ending_each_rationale_with_the_gold_option(shared_data):
     dates = CompletionDataset.load(shared_data / TEACHER_DIR / "D_date_understanding.json")
-    token = curate(dates, "date_understanding", data_dir=shared_data)
-    choice = curate(dates, "date_understanding", template="ft_cot_choice", data_dir=shared_data)
+    token = curate(dates, "date_understanding", template="ft_cot_token", data_dir=shared_data)
+    choice = curate(dates, "date_understanding", data_dir=shared_data)  # the default for multiple choice
     assert [s["sample_index"] for s in choice.samples] == [s["sample_index"] for s in token.samples]
     assert choice.finetune_key == "zs_cot_choice_date_understanding"
     for s in choice.samples:

@@ -8,7 +8,7 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, console
-from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TRAINABLE
+from fcot.templates import STOP_PHRASE, TRAINABLE
 
 
 @app.command()
@@ -18,8 +18,9 @@ def curate(
                                         "task key (its recorded text-davinci-002 completions; its Dataset for "
                                         "ft_token). Several sources of one task make one training set, e.g. the "
                                         "teacher's and a student's own samples (`fcot eval RUN --split train -D 8`)."),
-    template: str = typer.Option(DEFAULT_TEMPLATE, "--template", help=f"{', '.join(TRAINABLE)} "
-                                 "(ft_token: vanilla fine-tuning on gold answers)."),
+    template: Optional[str] = typer.Option(None, "--template", help=f"{', '.join(TRAINABLE)} (default: "
+                                           "ft_cot_choice for multiple-choice tasks, else ft_cot_token; ft_token: "
+                                           "vanilla fine-tuning on gold answers)."),
     model_type: str = typer.Option("decoder", "--model-type", help="decoder or encoder_decoder (T5-class)."),
     split: str = typer.Option("train", "--split", help="Part of the task's split to curate (never test)."),
     split_name: str = typer.Option("default", "--split-name", help="Split file split/<task>__<name>.json."),
@@ -49,7 +50,8 @@ def curate(
     from fcot.curate import combine, curate, curated_path, load_sources, write_curated
     from fcot.formats import check_writable, finetune_data_path
 
-    check_trainable(template, model_type)
+    if template:
+        check_trainable(template, model_type)
     check_writable(finetune_data_path(out, platform or model_type, "").parent)
     if task_file:
         from fcot.tasks import resolve_task
@@ -73,7 +75,8 @@ def curate(
         results.append((result, path))
 
     folders = sorted({str(path.parent) for _, path in results})
-    table = Table(title=f"curated {template} for {model_type} models, {split} split",
+    templates = ", ".join(sorted({result.stats.template for result, _ in results}))
+    table = Table(title=f"curated {templates} for {model_type} models, {split} split",
                   caption=f"written to {', '.join(folders)}/F_*.jsonl")
     table.add_column("task", no_wrap=True)
     for column in ("train", "outputs", "correct", "long", "dupes", "kept"):

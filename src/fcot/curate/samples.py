@@ -17,7 +17,8 @@ from typing import Callable
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.formats import CompletionDataset, Dataset, finetune_key
 from fcot.tasks import Task, as_task
-from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label
+from fcot.templates import (STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label,
+                             rationale_template)
 
 log = logging.getLogger(__name__)
 
@@ -145,16 +146,17 @@ def curate(
     is_correct: Callable[[dict], bool] | None = None,
 ) -> CurateResult:
     """Training samples from a task's train split: the teacher's correct rationales (a CompletionDataset), or
-    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset)."""
+    the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset;
+    rationales default to `fcot.templates.rationale_template` of the task)."""
     from_dataset = isinstance(source, Dataset)
-    template = template or ("ft_token" if from_dataset else DEFAULT_TEMPLATE)
+    task = as_task(task or source.dataset_key)
+    template = template or ("ft_token" if from_dataset else rationale_template(task))
     check_trainable(template, model_type)
     if from_dataset == TEMPLATES[template].writes_rationale:
         raise ConfigError(f"template {template} needs teacher rationales; curate a completions file, not a Dataset"
                           if from_dataset else f"template {template} trains on gold answers, not teacher completions; "
                           f"curate the task's Dataset instead (e.g. `fcot curate {source.dataset_key} --template "
                           "ft_token`)")
-    task = as_task(task or source.dataset_key)
     if task.key != source.dataset_key:
         raise DataError(f"{source.dataset_key!r} data, not task {task.key!r}; pass the matching task")
     indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
