@@ -56,6 +56,8 @@ def test_choice_template_puts_each_letter_after_its_option_and_restates_the_choi
     assert text_in.startswith("Today is May 1, 2021. What is the date today? Answer Choices: 04/29/2021 (A) 05/01/2021 (B)")
     label = format_label("ft_cot_choice", CHOICE, model_type)
     assert label == opens + "Today is May 1. So the answer is 05/01/2021 (B). --> B"
+    own = {**CHOICE, "reasoning_completion": label.removesuffix(" --> B")}  # a student's rationale, curated again
+    assert format_label("ft_cot_choice", own, model_type) == label
     # questions without listed options read as in ft_cot_token
     assert format_input("ft_cot_choice", SAMPLE, model_type) == format_input("ft_cot_token", SAMPLE, model_type)
     assert format_label("ft_cot_choice", SAMPLE, model_type) == format_label("ft_cot_token", SAMPLE, model_type)

@@ -128,7 +128,7 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
            f"{stats.completions} correct completions")
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
                          for c in completions.select(split["train"]))
-    runs = [(curated.stats.template, _write(root, curated), config.student)]
+    runs = [(stats.template, _write(root, curated), config.student)]
     if "ft_token" in config.baselines:
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
         runs.append(("ft_token", _curate_vanilla(config, task, root), vanilla))

@@ -205,11 +205,13 @@ def options_text_first(question: str) -> str:
 
 
 def _restate_choice(rationale: str, question: str, letter: str) -> str:
-    """The rationale ending "So the answer is 05/02/2021 (C).", in place of a last sentence naming only the letter."""
+    """The rationale ending "So the answer is 05/02/2021 (C).", in place of a last sentence naming only the letter
+    or the same ending already there (a student's own rationale, curated again for self-training)."""
     text = dict(_OPTION.findall(question.partition(CHOICES)[2])).get(letter)
     if text is None:
         return rationale
-    return f"{_LETTER_ENDING.sub('', rationale)} So the answer is {text} ({letter})."
+    ending = f"So the answer is {text} ({letter})."
+    return f"{_LETTER_ENDING.sub('', rationale.removesuffix(ending).rstrip())} {ending}"
 
 
 def check_trainable(template: str, model_type: str = "decoder") -> None:
