@@ -5,11 +5,12 @@
 SmolLM2-135M-Instruct (the default student) is fine-tuned with LoRA (r16, lr 1e-3, batch 8) on curated
 coin-flip samples (text-davinci-002 rationales, ft_cot_token). The trainers run one after another, each in its own
 process so that peak memory is its own: `before` (batch 8 in one forward pass, the model's loss over the
-49k-vocabulary head at every position and LoRA dropout 0.05: the trainer's earlier defaults), `now-batch8` (the head
-only where a label token is predicted, no adapter dropout, still one pass), `now` (fcot's defaults: the same
-steps as micro-batches of 4; in bf16 on CPU, attention in fp32), `now-micro2` (micro-batches of 2), `now-ckpt`
-(the defaults plus activation checkpointing: `student.activation_checkpointing`) and, in bf16 only,
-`now-bf16-attention` (the defaults with attention in bf16, as before). All see the same 8 samples at each
+49k-vocabulary head at every position, transformers' attention and LoRA dropout 0.05: the trainer's earlier
+defaults), `now-batch8` (fcot's trainer still in one pass), `now` (fcot's defaults: micro-batches of 4, the head
+and cross-entropy fused at label positions only, no adapter dropout, and on CPU key/value heads shared inside SDPA
+and, in bf16, attention in fp32), `now-unfused` (the defaults with the model's own head and loss at label
+positions), `now-plain-attention` (the defaults with transformers' attention call), `now-micro2` (micro-batches
+of 2) and `now-ckpt` (the defaults plus activation checkpointing). All see the same 8 samples at each
 optimizer step. Each runs in fp32 and, where the CPU has native bf16, in bf16. Reported: real tokens/s of step
 time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak measured in the
 same run. Writes benchmarks/results/student_train.json.
@@ -29,8 +30,7 @@ from pathlib import Path
 import common  # benchmarks/common.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "student_train.json"
-TRAINERS = ("before", "now-batch8", "now", "now-micro2", "now-ckpt", "now-bf16-attention")
-BF16_ONLY = {"now-bf16-attention"}  # in fp32 it is `now`
+TRAINERS = ("before", "now-batch8", "now", "now-unfused", "now-plain-attention", "now-micro2", "now-ckpt")
 
 
 def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int) -> dict:
@@ -49,6 +49,8 @@ def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int
 
     torch.set_num_threads(threads)
     transformers.utils.logging.set_verbosity_error()
+    if trainer in ("before", "now-unfused"):  # the model's own head and loss: no fused cross-entropy
+        trainer_module.fused_loss_parts = lambda model: None
     if trainer == "before":  # the trainer as it was: the head over every position
         build = trainer_module.build_trainer
 
@@ -58,8 +60,8 @@ def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int
             return built
 
         trainer_module.build_trainer = build_all_logits
-    if trainer in ("before", "now-bf16-attention"):  # attention in the matmul precision, as the trainer had it
-        attention_module.fp32_attention = lambda model, precision: contextlib.nullcontext()
+    if trainer in ("before", "now-plain-attention"):  # transformers' SDPA call in the matmul precision
+        attention_module.training_attention = lambda model, precision: contextlib.nullcontext()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         cd = CompletionDataset.load(data_dir() / "completion_data/B_text-davinci-002__C_zs_cot/D_coin_flip.json")
@@ -104,8 +106,6 @@ def main() -> None:
     runs: dict[str, dict] = {}
     for precision in precisions:
         for trainer in TRAINERS:  # each in a fresh process: its own peak memory, no warm caches shared
-            if precision == "fp32" and trainer in BF16_ONLY:
-                continue
             child = [sys.executable, __file__, "--child", trainer, precision, "--samples", str(args.samples),
                      "--steps", str(args.steps), "--threads", str(args.threads)]
             out = subprocess.run(child, capture_output=True, text=True, check=True,

@@ -40,7 +40,9 @@ def teach_to_answer(path: Path, samples: list[dict], trigger: str, steps: int = 
     for s in samples:
         step1 = f"Q: {s['question']}\nA: Let's think step by step."
         rationale = f" So it is {s['answer']}."
-        texts += [step1 + rationale, f"{step1}{rationale} \n{trigger} {s['answer']}."]
+        # after the rationale, step 1 ends (EOS) where step 2's prompt goes on: twice the former, so greedy decoding
+        # ends step 1 there on every CPU instead of settling a near tie by rounding
+        texts += [step1 + rationale] * 2 + [f"{step1}{rationale} \n{trigger} {s['answer']}."]
     return overfit(path, texts, steps)
 
 

@@ -1,11 +1,12 @@
-"""The training loss from label-position logits alone equals the model's loss over every position."""
+"""The training loss from label-position logits alone, and fused with the head, equals the model's loss over every
+position."""
 
 from __future__ import annotations
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+from transformers import Gemma2Config, Gemma2ForCausalLM, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from fcot.student.trainer import label_positions
+from fcot.student.loss import fused_loss_parts, label_loss, label_positions
 
 
 def _models():
@@ -35,3 +36,49 @@ def test_label_logits_only_give_the_same_loss_and_gradients():
         assert part.logits.shape[:-1] == (len(targets),)  # no logits for prompt or padding positions
         assert torch.allclose(part.loss, full.loss, atol=1e-6)
         assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(model.parameters(), grads))
+
+
+def _batch():
+    torch.manual_seed(1)
+    ids = torch.randint(0, 97, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[2, 6:] = 0
+    labels = ids.clone()
+    labels[0, :4], labels[1, :2], labels[2, :5] = -100, -100, -100
+    labels[mask == 0] = -100
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def test_fused_head_and_cross_entropy_give_the_models_loss_and_gradients():
+    batch = _batch()
+    for model in _models():  # GPT-2's head is tied to the trainable embeddings: its weight gradient is checked too
+        model.eval()
+        for items in (None, 23):  # the batch's own label count, or gradient accumulation's count over micro-batches
+            reference = model(**batch, num_items_in_batch=items).loss
+            reference.backward()
+            grads = [p.grad.clone() for p in model.parameters()]
+            model.zero_grad()
+            fused = label_loss(*fused_loss_parts(model), batch, items)
+            fused.backward()
+            assert torch.allclose(fused, reference, atol=1e-6)
+            assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(model.parameters(), grads))
+            model.zero_grad()
+
+
+def test_fused_loss_under_bf16_autocast_stays_close_to_fp32():
+    batch = _batch()
+    model = list(_models())[1].eval()
+    exact = label_loss(*fused_loss_parts(model), batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = label_loss(*fused_loss_parts(model), batch)
+    half.backward()
+    assert half.dtype == torch.float32 and abs(half.item() - exact.item()) < 0.05
+    assert all(p.grad.dtype == p.dtype and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_models_whose_logits_are_more_than_the_head_keep_their_own_loss():
+    soft_capped = Gemma2ForCausalLM(Gemma2Config(vocab_size=97, hidden_size=32, intermediate_size=64,
+                                                 num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                                 head_dim=16, final_logit_softcapping=30.0))
+    assert fused_loss_parts(soft_capped) is None
+    assert fused_loss_parts(list(_models())[1]) is not None

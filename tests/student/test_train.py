@@ -66,8 +66,10 @@ def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
 def test_t5_learns_the_ft_cot_token_format(shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_t5.jsonl", model_type="encoder_decoder", n=8)
     model = save_t5(tmp_path / "t5", word_tokenizer(all_texts(data)))
+    # fp32 on every CPU: bf16 autocast rounds differently on AVX512-BF16 and AMX, and on the former this tiny
+    # random T5 at lr 1e-2 fits the format less often (2 of 5 answers)
     config = StudentConfig(model=str(model), lora=False, epochs=100, learning_rate=1e-2, warmup_ratio=0,
-                           val_fraction=0)
+                           val_fraction=0, precision="fp32")
     result = train(config, data, tmp_path / "run")
     assert result.losses[-1]["loss"] < 0.25 * result.losses[0]["loss"]
     assert result.real_tokens > 0 and is_complete(tmp_path / "run")

@@ -1,4 +1,8 @@
-"""Attention for bf16 training on CPU: SDPA on fp32 query, key and value.
+"""Attention for training on CPU: grouped key/value heads shared inside SDPA, and in bf16, SDPA on fp32 inputs.
+
+transformers copies each key/value head once per query head before SDPA unless the call has no mask, though
+PyTorch's CPU kernel takes masked grouped heads as they are (`enable_gqa`); sharing them saves about 5% of a
+training step of SmolLM2-135M (3 key/value heads for 9 query heads), with outputs unchanged.
 
 PyTorch's CPU flash-attention backward is about 3x slower in bf16 than in fp32 (SmolLM2-135M shapes, one thread:
 93 vs 31 ms per layer for 8 samples of 137 tokens), while the projections around it gain from bf16. So under a
@@ -8,6 +12,7 @@ its own implementation (with SDPA's masks), switched on for training and off aga
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -17,6 +22,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import sdpa_mask
 
 FP32_SDPA = "fcot_sdpa_fp32"
+SHARED_KV_HEADS = "TRANSFORMERS_SDPA_FORCE_GQA"  # transformers' switch: SDPA's own grouped-query attention
 
 
 def fp32_sdpa_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
@@ -38,10 +44,14 @@ AttentionMaskInterface.register(FP32_SDPA, sdpa_mask)
 
 
 @contextmanager
-def fp32_attention(model: Any, precision: str) -> Iterator[None]:
-    """Within the block, a model with SDPA attention training in bf16 on CPU attends in fp32; else a no-op."""
-    swap = (precision == "bf16" and model.device.type == "cpu"
-            and getattr(model.config, "_attn_implementation", None) == "sdpa")
+def training_attention(model: Any, precision: str) -> Iterator[None]:
+    """Within the block, a model with SDPA attention on CPU shares grouped key/value heads inside SDPA and, training
+    in bf16, attends in fp32; elsewhere a no-op. Both are undone on leaving."""
+    if model.device.type != "cpu" or getattr(model.config, "_attn_implementation", None) != "sdpa":
+        yield
+        return
+    swap, shared = precision == "bf16", os.environ.get(SHARED_KV_HEADS)
+    os.environ[SHARED_KV_HEADS] = "1"
     if swap:
         model.set_attn_implementation(FP32_SDPA)
     try:
@@ -49,3 +59,7 @@ def fp32_attention(model: Any, precision: str) -> Iterator[None]:
     finally:
         if swap:
             model.set_attn_implementation("sdpa")
+        if shared is None:
+            os.environ.pop(SHARED_KV_HEADS, None)
+        else:
+            os.environ[SHARED_KV_HEADS] = shared

@@ -111,7 +111,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
          scorer: Callable[[Any, Any], float] | None) -> TrainResult:
     import torch
 
-    from fcot.student.attention import fp32_attention
+    from fcot.student.attention import training_attention
     from fcot.student.trainer import MetricsCallback, TokenCounter, build_trainer, is_out_of_memory
 
     torch.manual_seed(config.seed)
@@ -121,10 +121,9 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         metrics.resume_from(checkpoint)
         log.info("resuming from %s", checkpoint)
     trainer = build_trainer(config, loaded.model, loaded.tokenizer, loaded.model_type, samples_train, samples_val,
-                            out_dir / CHECKPOINTS, [metrics, *callbacks], scorer)
-    hook = trainer.model.register_forward_pre_hook(counter, with_kwargs=True)
+                            out_dir / CHECKPOINTS, [metrics, *callbacks], scorer, counter)
     try:
-        with fp32_attention(loaded.model, config.resolved_precision):
+        with training_attention(loaded.model, config.resolved_precision):
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
         if is_out_of_memory(exc):
@@ -132,8 +131,6 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
                               f"{config.micro_batches[0]} and max_len {config.max_len}; retry with a smaller "
                               "--micro-batch-size or --max-len, or with --activation-checkpointing") from exc
         raise
-    finally:
-        hook.remove()
     session_tokens = int(trainer.accelerator.reduce(torch.tensor(counter.tokens), "sum"))
     session_slots = int(trainer.accelerator.reduce(torch.tensor(counter.slots), "sum"))
     session_seconds = metrics.session_seconds

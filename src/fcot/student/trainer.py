@@ -1,7 +1,7 @@
 """Build the transformers/TRL trainer for a `StudentConfig`: TRL `SFTTrainer` for decoders, `Trainer` for T5-class.
 
-Also the two small hooks fcot adds to it: a forward pre-hook counting real (non-padding) tokens, and a
-callback recording losses, tokens/s and progress, whose counters survive a resume (`fcot_progress.json`
+Also the two small additions fcot makes to it: a count of the real (non-padding) tokens of each training batch,
+and a callback recording losses, tokens/s and progress, whose counters survive a resume (`fcot_progress.json`
 inside each checkpoint).
 """
 
@@ -17,30 +17,28 @@ from transformers import Trainer, TrainerCallback
 from trl import SFTTrainer
 
 from fcot.student.config import StudentConfig
+from fcot.student.loss import fused_loss_parts, label_loss, label_positions
 from fcot.student.sampler import LengthGroupingMixin
 
 PROGRESS_FILE = "fcot_progress.json"
 
 
 class TokenCounter:
-    """Counts the non-padding tokens of every training forward pass (inputs, plus labels for encoder-decoders)."""
+    """Counts the non-padding tokens of every training batch (inputs, plus labels for encoder-decoders)."""
 
     def __init__(self, encoder_decoder: bool = False) -> None:
         self.encoder_decoder = encoder_decoder
         self.tokens = 0
         self.slots = 0  # tokens including padding
 
-    def __call__(self, module: Any, args: tuple, kwargs: dict) -> None:
-        if not module.training:
-            return
-        mask = kwargs.get("attention_mask")
-        ids = kwargs.get("input_ids", args[0] if args else None)
+    def count(self, inputs: dict) -> None:
+        mask, ids = inputs.get("attention_mask"), inputs.get("input_ids")
         if ids is not None:
             self.slots += int(ids.numel())
             self.tokens += int(mask.sum()) if mask is not None else int(ids.numel())  # padding-free: no padding
-        if self.encoder_decoder and kwargs.get("labels") is not None:
-            self.slots += int(kwargs["labels"].numel())
-            self.tokens += int((kwargs["labels"] != -100).sum())
+        if self.encoder_decoder and inputs.get("labels") is not None:
+            self.slots += int(inputs["labels"].numel())
+            self.tokens += int((inputs["labels"] != -100).sum())
 
 
 class MetricsCallback(TrainerCallback):
@@ -94,6 +92,17 @@ class MetricsCallback(TrainerCallback):
                 (folder / PROGRESS_FILE).write_text(json.dumps(data))
 
 
+class TokenCountingMixin:
+    """Counts the tokens of each training batch into `counter`, whichever way the loss is computed."""
+
+    counter: TokenCounter | None = None
+
+    def training_step(self, model, inputs, *args, **kwargs):
+        if self.counter is not None:
+            self.counter.count(inputs)
+        return super().training_step(model, inputs, *args, **kwargs)
+
+
 class ValidationAccuracyMixin:
     """Adds `eval_accuracy` (a `ValidationScorer` answering the validation questions) to each evaluation."""
 
@@ -107,32 +116,34 @@ class ValidationAccuracyMixin:
         return metrics
 
 
-def label_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mask of the positions whose next token is a label, those next tokens): the only logits the loss needs."""
-    targets = torch.nn.functional.pad(labels, (0, 1), value=-100)[:, 1:]
-    keep = targets != -100
-    return keep, targets[keep]
-
-
-class ModelLossSFTTrainer(ValidationAccuracyMixin, LengthGroupingMixin, SFTTrainer):
+class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin, SFTTrainer):
     """TRL's SFT data handling (completion-only labels, padding-free batches) with the model's own loss,
     computed from the logits of label positions only.
 
     TRL 1.x computes the loss with a fused, chunked log-prob kernel that also tracks entropy and top-1 accuracy;
     on CPU with a 49k vocabulary that made each step about 2x slower than the model's cross-entropy. And the
-    vocabulary head over prompt positions is work thrown away: `logits_to_keep` skips it.
+    vocabulary head over prompt positions is work thrown away: `logits_to_keep` skips it. Training in one process
+    on a plain-head model goes further: head and cross-entropy fused (`fcot.student.loss`).
     """
 
     label_logits_only = False  # set when the model's forward takes `logits_to_keep`
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        fused = (not return_outputs and model.training and inputs.get("labels") is not None
+                 and model is self.accelerator.unwrap_model(model) and fused_loss_parts(model))
+        if fused:  # the model unwrapped: a distributed wrapper's forward must run for its gradient hooks
+
+            def loss_only(num_items_in_batch=None, **batch):
+                return {"loss": label_loss(*fused, batch, num_items_in_batch)}
+
+            return Trainer.compute_loss(self, loss_only, inputs, return_outputs, num_items_in_batch)
         if self.label_logits_only and inputs.get("labels") is not None:
             keep, targets = label_positions(inputs["labels"])
             inputs = {**inputs, "logits_to_keep": keep, "shift_labels": targets}
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
-class Seq2SeqTrainer(ValidationAccuracyMixin, LengthGroupingMixin, Trainer):
+class Seq2SeqTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin, Trainer):
     """transformers' `Trainer` for encoder-decoders, with fcot's length grouping."""
 
 
@@ -195,8 +206,9 @@ def lora_config(config: StudentConfig, model_type: str) -> Any:
 
 def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type: str, train_rows: list[dict],
                   val_rows: list[dict], output_dir: Path, callbacks: list,
-                  scorer: Callable[[Any, Any], float] | None = None) -> Any:
-    """A ready-to-train transformers/TRL trainer over tokenized samples; `scorer` adds validation accuracy."""
+                  scorer: Callable[[Any, Any], float] | None = None, counter: TokenCounter | None = None) -> Any:
+    """A ready-to-train transformers/TRL trainer over tokenized samples; `scorer` adds validation accuracy,
+    `counter` counts the tokens trained on."""
     import inspect
 
     from datasets import Dataset
@@ -219,7 +231,7 @@ def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type:
                                       processing_class=tokenizer, callbacks=callbacks,
                                       peft_config=lora_config(config, model_type) if config.lora else None)
         trainer.label_logits_only = "logits_to_keep" in inspect.signature(model.forward).parameters
-    trainer.scorer = scorer
+    trainer.scorer, trainer.counter = scorer, counter
     trainer.remove_callback(PrinterCallback)  # logs go to MetricsCallback, not stdout
     return trainer
 
