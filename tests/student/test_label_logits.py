@@ -16,13 +16,21 @@ def _models():
                                        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32))
 
 
-def test_label_logits_only_give_the_same_loss_and_gradients():
+def _batch() -> dict:
+    """Three rows with prompts of different lengths, the last right-padded."""
+    torch.manual_seed(1)
     ids = torch.randint(0, 97, (3, 9))
     mask = torch.ones_like(ids)
-    mask[2, 6:] = 0  # right padding
+    mask[2, 6:] = 0
     labels = ids.clone()
-    labels[0, :4], labels[1, :2], labels[2, :5] = -100, -100, -100  # prompts
+    labels[0, :4], labels[1, :2], labels[2, :5] = -100, -100, -100
     labels[mask == 0] = -100
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def test_label_logits_only_give_the_same_loss_and_gradients():
+    batch = _batch()
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     keep, targets = label_positions(labels)
     assert int(keep.sum()) == int((labels[:, 1:] != -100).sum()) == len(targets)
     for model in _models():
@@ -36,17 +44,6 @@ def test_label_logits_only_give_the_same_loss_and_gradients():
         assert part.logits.shape[:-1] == (len(targets),)  # no logits for prompt or padding positions
         assert torch.allclose(part.loss, full.loss, atol=1e-6)
         assert all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(model.parameters(), grads))
-
-
-def _batch():
-    torch.manual_seed(1)
-    ids = torch.randint(0, 97, (3, 9))
-    mask = torch.ones_like(ids)
-    mask[2, 6:] = 0
-    labels = ids.clone()
-    labels[0, :4], labels[1, :2], labels[2, :5] = -100, -100, -100
-    labels[mask == 0] = -100
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 
 def test_fused_head_and_cross_entropy_give_the_models_loss_and_gradients():

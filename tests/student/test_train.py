@@ -159,3 +159,21 @@ def test_interrupted_training_resumes_to_the_same_steps(decoder_setup, tmp_path)
     assert resumed.real_tokens == full.real_tokens
     again = train(config, data, tmp_path / "run")  # finished: nothing to do
     assert again.global_step == 8 and again.resumed_from == resumed.resumed_from
+
+
+def test_the_fused_loss_trains_like_the_models_own(shared_data, tmp_path, monkeypatch):
+    import fcot.student.trainer as trainer_module
+
+    model = save_tiny_model(tmp_path / "llama", "decoder")
+    data = curated_file(shared_data, tmp_path / "F.jsonl", n=16)
+    config = StudentConfig(model=str(model), lora_r=4, max_steps=3, batch_size=8, learning_rate=1e-2,
+                           val_fraction=0)
+    calls = []
+    fused = trainer_module.label_loss
+    monkeypatch.setattr(trainer_module, "label_loss", lambda *args: calls.append(1) or fused(*args))
+    with_fused = [x["loss"] for x in train(config, data, tmp_path / "fused").losses]
+    assert len(calls) == 3 * 2  # each micro-batch of each step
+    monkeypatch.setattr(trainer_module, "fused_loss_parts", lambda model: None)
+    own = [x["loss"] for x in train(config, data, tmp_path / "own").losses]
+    assert len(calls) == 6 and with_fused[-1] < with_fused[0]
+    assert with_fused == pytest.approx(own, rel=1e-3)  # bf16 matmuls round a little differently
