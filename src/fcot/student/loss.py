@@ -24,9 +24,12 @@ class LinearCrossEntropy(torch.autograd.Function):
     def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 targets: torch.Tensor) -> torch.Tensor:
         logits = torch.nn.functional.linear(hidden, weight, bias).float()
-        log_total = torch.logsumexp(logits, dim=-1)
-        loss = (log_total - logits.gather(1, targets[:, None]).squeeze(1)).sum()
-        grad_logits = logits.sub_(log_total[:, None]).exp_()  # softmax, in place
+        picked = logits.gather(1, targets[:, None])
+        largest = logits.amax(dim=-1, keepdim=True)
+        grad_logits = logits.sub_(largest).exp_()  # in place, like the rest: one vocabulary-sized tensor in all
+        total = grad_logits.sum(dim=-1, keepdim=True)
+        loss = (largest + total.log() - picked).sum()
+        grad_logits.div_(total)  # the softmax
         grad_logits[torch.arange(len(targets), device=targets.device), targets] -= 1
         ctx.save_for_backward(hidden, weight, grad_logits)
         ctx.has_bias = bias is not None
