@@ -134,7 +134,8 @@ class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGro
         if fused:  # the model unwrapped: a distributed wrapper's forward must run for its gradient hooks
 
             def loss_only(num_items_in_batch=None, **batch):
-                return {"loss": label_loss(*fused, batch, num_items_in_batch)}
+                with self.accelerator.autocast():  # the model's forward, bypassed here, is where accelerate casts
+                    return {"loss": label_loss(*fused, batch, num_items_in_batch)}
 
             return Trainer.compute_loss(self, loss_only, inputs, return_outputs, num_items_in_batch)
         if self.label_logits_only and inputs.get("labels") is not None:
