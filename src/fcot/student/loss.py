@@ -67,7 +67,7 @@ def label_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def label_loss(body: Any, head: torch.nn.Linear, inputs: dict, num_items_in_batch: Any = None) -> torch.Tensor:
     """The causal-LM loss of a batch with `labels`, as the model computes it: summed over label tokens, divided
     by `num_items_in_batch` where given (gradient accumulation), else by the batch's label tokens."""
-    batch = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels", "logits_to_keep")}
+    batch = {k: v for k, v in inputs.items() if k != "labels"}
     hidden = body(**batch).last_hidden_state
     keep, targets = label_positions(inputs["labels"])
     loss = LinearCrossEntropy.apply(hidden[keep], head.weight, head.bias, targets)

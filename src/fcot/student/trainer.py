@@ -127,15 +127,16 @@ class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGro
     """
 
     label_logits_only = False  # set when the model's forward takes `logits_to_keep`
+    fused_parts: tuple | None = None  # (body, head) of a plain-head model: `fused_loss_parts`, set once
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        fused = (not return_outputs and model.training and inputs.get("labels") is not None
-                 and model is self.accelerator.unwrap_model(model) and fused_loss_parts(model))
-        if fused:  # the model unwrapped: a distributed wrapper's forward must run for its gradient hooks
+        # the model unwrapped: a distributed wrapper's forward must run for its gradient hooks
+        if (self.fused_parts and not return_outputs and model.training and inputs.get("labels") is not None
+                and model is self.accelerator.unwrap_model(model)):
 
             def loss_only(num_items_in_batch=None, **batch):
                 with self.accelerator.autocast():  # the model's forward, bypassed here, is where accelerate casts
-                    return {"loss": label_loss(*fused, batch, num_items_in_batch)}
+                    return {"loss": label_loss(*self.fused_parts, batch, num_items_in_batch)}
 
             return Trainer.compute_loss(self, loss_only, inputs, return_outputs, num_items_in_batch)
         if self.label_logits_only and inputs.get("labels") is not None:
@@ -232,6 +233,7 @@ def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type:
                                       processing_class=tokenizer, callbacks=callbacks,
                                       peft_config=lora_config(config, model_type) if config.lora else None)
         trainer.label_logits_only = "logits_to_keep" in inspect.signature(model.forward).parameters
+        trainer.fused_parts = fused_loss_parts(trainer.model)
     trainer.scorer, trainer.counter = scorer, counter
     trainer.remove_callback(PrinterCallback)  # logs go to MetricsCallback, not stdout
     return trainer
