@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from peft.tuners.tuners_utils import BaseTunerLayer
 from safetensors import safe_open
 from transformers import TrainerCallback
 
@@ -11,6 +12,7 @@ from fcot.curate import split_validation
 from fcot.formats import read_json, read_jsonl
 from fcot.student import StudentConfig, is_complete, last_checkpoint, train
 from fcot.student.data import read_train_file, real_tokens, tokenize
+from fcot.student.loss import FusedLabelLoss
 from fcot.models import load_model, save_tiny_model
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
@@ -170,17 +172,19 @@ def test_the_fused_loss_trains_like_the_models_own(shared_data, tmp_path, monkey
     config = StudentConfig(model=str(model), lora_r=4, max_steps=3, batch_size=8, learning_rate=1e-2,
                            val_fraction=0, precision=precision)
     calls = []
-    fused = trainer_module.label_loss
+    fused = FusedLabelLoss.__call__
 
-    def spy(*args):  # bf16 training must reach the model under autocast, as the model's own forward would
-        calls.append(1)
+    def spy(self, *args):  # bf16 training must reach the model under autocast, as the model's own forward would,
+        calls.append(1)    # with peft's cast of adapter inputs to fp32 (undone by the autocast) switched off
         assert torch.is_autocast_enabled("cpu") == (precision == "bf16")
-        return fused(*args)
+        casting = {m.cast_input_dtype_enabled for m in self.body.modules() if isinstance(m, BaseTunerLayer)}
+        assert casting == {precision == "fp32"}
+        return fused(self, *args)
 
-    monkeypatch.setattr(trainer_module, "label_loss", spy)
+    monkeypatch.setattr(FusedLabelLoss, "__call__", spy)
     with_fused = [x["loss"] for x in train(config, data, tmp_path / "fused").losses]
     assert len(calls) == 3 * 2  # each micro-batch of each step
-    monkeypatch.setattr(trainer_module, "fused_loss_parts", lambda model: None)
+    monkeypatch.setattr(trainer_module, "fused_label_loss", lambda model: None)
     own = [x["loss"] for x in train(config, data, tmp_path / "own").losses]
     assert len(calls) == 6 and with_fused[-1] < with_fused[0]
     assert with_fused == pytest.approx(own, rel=1e-3 if precision == "bf16" else 1e-4)

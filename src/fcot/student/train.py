@@ -110,6 +110,7 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
          checkpoint: Path | None, progress: Callable[[dict], None] | None, callbacks: list, dropped: int,
          scorer: Callable[[Any, Any], float] | None) -> TrainResult:
     import torch
+    from peft.helpers import disable_input_dtype_casting
 
     from fcot.student.attention import training_attention
     from fcot.student.trainer import MetricsCallback, TokenCounter, build_trainer, is_out_of_memory
@@ -123,7 +124,11 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
     trainer = build_trainer(config, loaded.model, loaded.tokenizer, loaded.model_type, samples_train, samples_val,
                             out_dir / CHECKPOINTS, [metrics, *callbacks], scorer, counter)
     try:
-        with training_attention(loaded.model, config.resolved_precision):
+        # under a bf16 autocast, peft's cast of each adapter's input to the adapter's fp32 is undone by the autocast
+        # anyway: two copies of every adapter input per step, and their backward, saved
+        bf16 = config.resolved_precision == "bf16"
+        with training_attention(loaded.model, config.resolved_precision), \
+                disable_input_dtype_casting(trainer.model, active=bf16):
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
         if is_out_of_memory(exc):

@@ -17,7 +17,7 @@ from transformers import Trainer, TrainerCallback
 from trl import SFTTrainer
 
 from fcot.student.config import StudentConfig
-from fcot.student.loss import fused_loss_parts, label_loss, label_positions
+from fcot.student.loss import FusedLabelLoss, fused_label_loss, label_positions
 from fcot.student.sampler import LengthGroupingMixin
 
 PROGRESS_FILE = "fcot_progress.json"
@@ -127,16 +127,16 @@ class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGro
     """
 
     label_logits_only = False  # set when the model's forward takes `logits_to_keep`
-    fused_parts: tuple | None = None  # (body, head) of a plain-head model: `fused_loss_parts`, set once
+    fused_loss: FusedLabelLoss | None = None  # a plain-head model's: `fused_label_loss`, set once
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # the model unwrapped: a distributed wrapper's forward must run for its gradient hooks
-        if (self.fused_parts and not return_outputs and model.training and inputs.get("labels") is not None
+        if (self.fused_loss and not return_outputs and model.training and inputs.get("labels") is not None
                 and model is self.accelerator.unwrap_model(model)):
 
             def loss_only(num_items_in_batch=None, **batch):
                 with self.accelerator.autocast():  # the model's forward, bypassed here, is where accelerate casts
-                    return {"loss": label_loss(*self.fused_parts, batch, num_items_in_batch)}
+                    return {"loss": self.fused_loss(batch, num_items_in_batch)}
 
             return Trainer.compute_loss(self, loss_only, inputs, return_outputs, num_items_in_batch)
         if self.label_logits_only and inputs.get("labels") is not None:
@@ -233,7 +233,7 @@ def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type:
                                       processing_class=tokenizer, callbacks=callbacks,
                                       peft_config=lora_config(config, model_type) if config.lora else None)
         trainer.label_logits_only = "logits_to_keep" in inspect.signature(model.forward).parameters
-        trainer.fused_parts = fused_loss_parts(trainer.model)
+        trainer.fused_loss = fused_label_loss(trainer.model)
     trainer.scorer, trainer.counter = scorer, counter
     trainer.remove_callback(PrinterCallback)  # logs go to MetricsCallback, not stdout
     return trainer
