@@ -9,13 +9,13 @@ process so that peak memory is its own: `before` (batch 8 in one forward pass, t
 each adapter's input to fp32: the trainer's earlier defaults), `now-batch8` (fcot's trainer still in one pass),
 `now` (fcot's defaults: micro-batches of 4, the head and cross-entropy fused at label positions only, no adapter
 dropout, and on CPU key/value heads shared inside SDPA and, in bf16, attention in fp32, adapter inputs left to the
-autocast and the frozen head cast to bf16 once), `now-unfused` (the defaults with the model's own head and loss at label
-positions), `now-plain-attention` (the defaults with transformers' attention call), `now-micro2` (micro-batches
+autocast and the frozen head cast to bf16 once), `now-unfused` (the defaults with the model's own head and loss at
+label positions), `now-plain-attention` (the defaults with transformers' attention call), `now-micro2` (micro-batches
 of 2) and `now-ckpt` (the defaults plus activation checkpointing). All see the same 8 samples at each
 optimizer step. Each runs in fp32 and, where the CPU has native bf16, in bf16; with `--repeats N`, N times in
 alternating order, the fastest run counting (a shared or throttled core only ever slows a run). Reported: real
-tokens/s of step time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak measured in the
-same run. Writes benchmarks/results/student_train.json.
+tokens/s of step time, the loss curve (same data order and seed), peak RSS, and the share of the matmul peak
+measured in the same run. Writes benchmarks/results/student_train.json.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int
     transformers.utils.logging.set_verbosity_error()
     if trainer in ("before", "now-unfused"):  # the model's own head and loss: no fused cross-entropy
         trainer_module.fused_label_loss = lambda model: None
-    if trainer == "before":  # the trainer as it was: the head over every position
+    if trainer == "before":  # the trainer as it was: the head over every position, peft's fp32 adapter inputs
         build = trainer_module.build_trainer
 
         def build_all_logits(*args, **kwargs):
@@ -63,10 +63,9 @@ def one_run(trainer: str, precision: str, samples: int, steps: int, threads: int
             return built
 
         trainer_module.build_trainer = build_all_logits
+        peft.helpers.disable_input_dtype_casting = lambda model, active=True: contextlib.nullcontext()
     if trainer in ("before", "now-plain-attention"):  # transformers' SDPA call in the matmul precision
         attention_module.training_attention = lambda model, precision: contextlib.nullcontext()
-    if trainer == "before":  # peft casting each adapter's input to fp32 under a bf16 autocast
-        peft.helpers.disable_input_dtype_casting = lambda model, active=True: contextlib.nullcontext()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         cd = CompletionDataset.load(data_dir() / "completion_data/B_text-davinci-002__C_zs_cot/D_coin_flip.json")
