@@ -13,6 +13,7 @@ from fcot.formats import read_json, read_jsonl
 from fcot.student import StudentConfig, is_complete, last_checkpoint, train
 from fcot.student.data import read_train_file, real_tokens, tokenize
 from fcot.student.loss import FusedLabelLoss
+from fcot.student.run import CURVE_FILE
 from fcot.models import load_model, save_tiny_model
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
@@ -60,6 +61,7 @@ def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
     assert all(0 <= a["eval_accuracy"] <= 1 for a in metrics["eval_accuracies"])
     best = max(metrics["eval_accuracies"], key=lambda a: (a["eval_accuracy"], -a["step"]))  # first of equals wins
     assert result.best_checkpoint.endswith(f"checkpoint-{best['step']}")
+    assert (run / CURVE_FILE).read_bytes().startswith(b"\x89PNG")  # the learning curve, drawn
     record = (run / "fcot.yaml").read_text()
     assert record.startswith("# fcot train") and "template: ft_cot_token" in record and "stop_phrase: END" in record
     _fits_the_format(run, read_jsonl(data)[:5])

@@ -4,6 +4,7 @@
         config.json, model.safetensors, tokenizer files   the final model (LoRA adapters merged)
         fcot.yaml                                        the resolved student config and the data it trained on
         train_metrics.json                               losses, the validation learning curve, timings
+        train_curve.png                                  the same curves as a picture
         checkpoints/checkpoint-N/                        the checkpoints the final model was picked from
         .fcot-complete                                   written last: a folder without it is unfinished
 """
@@ -25,6 +26,7 @@ from fcot.student.config import StudentConfig
 CHECKPOINTS = "checkpoints"
 CONFIG_FILE = "fcot.yaml"
 METRICS_FILE = "train_metrics.json"
+CURVE_FILE = "train_curve.png"
 
 
 def is_complete(out_dir: str | Path) -> bool:

@@ -21,8 +21,9 @@ from fcot.formats import read_json, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
-from fcot.student.run import (CHECKPOINTS, METRICS_FILE, is_complete, last_checkpoint, read_record, run_record,
-                              same_run, sha256, write_record)
+from fcot.student.curve import plot_learning_curve
+from fcot.student.run import (CHECKPOINTS, CURVE_FILE, METRICS_FILE, is_complete, last_checkpoint, read_record,
+                              run_record, same_run, sha256, write_record)
 from fcot.student.selection import validation_scorer
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
         os.replace(item, out_dir / item.name)
     tmp.rmdir()
     write_json(out_dir / METRICS_FILE, result.to_json())
+    plot_learning_curve(result.to_json(), out_dir / CURVE_FILE)
     (out_dir / DONE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"), encoding="utf-8")
 
 
