@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from math import comb
 
+from fcot.errors import FcotError
 from fcot.evaluate.evaluator import evaluate_completions
 from fcot.formats import CompletionDataset
 
@@ -33,7 +34,7 @@ def discordant(path_a: str, path_b: str) -> tuple[int, int, int]:
     """Questions answered by both files, and how many only A and only B got right."""
     a, b = correct_by_question(path_a), correct_by_question(path_b)
     if a.keys() != b.keys():
-        raise SystemExit(f"{path_a} and {path_b} answer different questions; compare runs over the same split")
+        raise ValueError(f"{path_a} and {path_b} answer different questions; compare runs over the same split")
     return len(a), sum(a[i] and not b[i] for i in a), sum(b[i] and not a[i] for i in a)
 
 
@@ -46,7 +47,10 @@ def main() -> None:
     pairs = list(zip(args.files[::2], args.files[1::2]))
     total_a = total_b = 0
     for path_a, path_b in pairs:
-        n, a_only, b_only = discordant(path_a, path_b)
+        try:
+            n, a_only, b_only = discordant(path_a, path_b)
+        except (FcotError, ValueError) as exc:
+            parser.error(str(exc))
         total_a, total_b = total_a + a_only, total_b + b_only
         print(f"n={n}  only A right: {a_only}  only B right: {b_only}  p={mcnemar_p(a_only, b_only):.3g}  "
               f"(A {path_a}, B {path_b})")

@@ -34,10 +34,9 @@ def plot_learning_curve(metrics: dict, path: Path) -> Path:
     else:
         acc_ax.plot([epoch(h["step"]) for h in curve], [100 * h["eval_accuracy"] for h in curve], "o-")
         best = str(metrics.get("best_checkpoint") or "")
-        picked = [h for h in curve if best.endswith(f"checkpoint-{h['step']}")]
-        for h in picked:
-            acc_ax.plot(epoch(h["step"]), 100 * h["eval_accuracy"], "*", ms=14, label="kept checkpoint")
-        if picked:
+        kept = next((h for h in curve if best.endswith(f"checkpoint-{h['step']}")), None)
+        if kept:
+            acc_ax.plot(epoch(kept["step"]), 100 * kept["eval_accuracy"], "*", ms=14, label="kept checkpoint")
             acc_ax.legend(fontsize=8)
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 105),
                title=f"Validation accuracy ({metrics.get('val_samples', '?')} questions)")

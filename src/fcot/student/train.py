@@ -180,8 +180,9 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
     for item in tmp.iterdir():
         os.replace(item, out_dir / item.name)
     tmp.rmdir()
-    write_json(out_dir / METRICS_FILE, result.to_json())
-    plot_learning_curve(result.to_json(), out_dir / CURVE_FILE)
+    metrics = result.to_json()
+    write_json(out_dir / METRICS_FILE, metrics)
+    plot_learning_curve(metrics, out_dir / CURVE_FILE)
     (out_dir / DONE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"), encoding="utf-8")
 
 
