@@ -10,18 +10,11 @@ separately and pooled.
 from __future__ import annotations
 
 import argparse
-from math import comb
 
 from fcot.errors import FcotError
 from fcot.evaluate.evaluator import evaluate_completions
 from fcot.formats import CompletionDataset
-
-
-def mcnemar_p(a_only: int, b_only: int) -> float:
-    """Two-sided exact McNemar p-value from the two discordant counts."""
-    n = a_only + b_only
-    tail = sum(comb(n, i) for i in range(min(a_only, b_only) + 1)) / 2**n
-    return min(1.0, 2 * tail)
+from fcot.stats import mcnemar_p
 
 
 def correct_by_question(path: str) -> dict[int, bool]:

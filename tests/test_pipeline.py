@@ -132,3 +132,42 @@ def test_shipped_configs_load():
 
     config = load_config(bundled_config())
     assert config.tasks == ["coin_flip"] and config.teacher.teacher.startswith("recorded:")
+
+
+def test_an_encoder_decoder_student_runs_end_to_end(tiny_config, fcot, monkeypatch):
+    monkeypatch.setenv("FCOT_PRECISION", "fp32")
+    t5 = save_tiny_model(tiny_config.parent / "t5", "encoder_decoder")
+    result = fcot("run", tiny_config, "--threads", "1", "--set", "name=tiny-t5", "--set", f"student.model={t5}",
+                  "--set", "student.lora=false", "--set", "student.max_steps=1", "--set", "eval.limit=2")
+    assert result.code == 0, result.stderr
+    root = tiny_config.parent / "out" / "tiny-t5"
+    assert (root / "finetune_data" / "P_encoder_decoder" / "F_zs_cot_multiarith.jsonl").exists()
+    assert (root / "finetune_data" / "P_encoder_decoder" / "F_multiarith.jsonl").exists()  # vanilla too
+    methods = {r["method"] for r in json.loads((root / "results.json").read_text()) if r["role"] == "student"}
+    assert methods == {"zero-shot", "Fine-tune-CoT", "vanilla fine-tune"}
+
+
+def test_a_template_the_student_cannot_train_on_is_refused_before_any_work(tiny_config, fcot):
+    t5 = save_tiny_model(tiny_config.parent / "t5-refused", "encoder_decoder")
+    result = fcot("run", tiny_config, "--set", "name=tiny-t5-natural", "--set", f"student.model={t5}",
+                  "--set", "curate.template=ft_cot_natural")
+    assert result.code == 2 and result.stderr.count("\n") == 1
+    assert "curate.template" in result.stderr and "decoder-only" in result.stderr
+    assert not (tiny_config.parent / "out" / "tiny-t5-natural" / "completion_data").exists()
+
+
+def test_the_papers_template_split_runs_end_to_end(tiny_config, fcot, monkeypatch, shared_data):
+    from fcot.tasks import get_task
+
+    monkeypatch.setenv("FCOT_PRECISION", "fp32")
+    result = fcot("run", tiny_config, "--threads", "1", "--set", "name=tiny-template", "--set", "split_name=template",
+                  "--set", "baselines=[]", "--set", "student.max_steps=1", "--set", "eval.limit=3")
+    assert result.code == 0, result.stderr
+    root = tiny_config.parent / "out" / "tiny-template"
+    split = get_task("multiarith").load_split("template", shared_data)
+    [answers] = (root / "completion_data").glob("B_*__C_ft_cot_token/F_*__D_multiarith.json")
+    assert sorted(int(i) for i in json.loads(answers.read_text())["data"]) == sorted(split["test"][:3])
+    side = json.loads((root / "finetune_data" / "P_decoder" / "F_zs_cot_multiarith.curate.json").read_text())
+    assert side["split_name"] == "template" and side["questions"] == split["train"]
+    bad = fcot("run", tiny_config, "--set", "name=tiny-nosplit", "--set", "split_name=nope")
+    assert bad.code == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr

@@ -47,6 +47,10 @@ class CurateSection(_Section):
     max_rationale_tokens: Optional[int] = Field(None, ge=1)  # drop longer rationales (whitespace words)
     dedupe: bool = False  # drop repeated rationales of the same question
     max_samples: Optional[int] = Field(None, ge=1)  # cap the training set (quick runs)
+    max_questions: Optional[int] = Field(None, ge=1)  # only the first N train questions (seeded by student.seed,
+    # nested: the 8 are among the 32; vanilla fine-tuning gets the same ones): the dataset-size analysis
+    samples: Optional[int] = Field(None, ge=1)  # only the first d teacher completions per question: a D=64 teacher
+    # file serves every smaller D
 
 
 class EvalSection(_Section):
@@ -75,6 +79,7 @@ class RunConfig(_Section):
     answer_type: Optional[str] = None  # for custom task files: number | choice | yes_no | text
     out: Path = Path("fcot-out")
     data_dir: Optional[Path] = None  # fcot-data copy; default: the bundled one
+    split_name: str = "default"  # split/<task>__<name>.json, e.g. template: the paper's template-held-out splits
     teacher: TeacherSection = Field(default_factory=TeacherSection)
     curate: CurateSection = Field(default_factory=CurateSection)
     student: StudentConfig = Field(default_factory=StudentConfig)

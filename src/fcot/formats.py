@@ -10,6 +10,8 @@ Loading then saving a file gives a JSON-equal file: unknown keys are kept as the
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import tempfile
@@ -355,16 +357,22 @@ def sampled_key(prompt: str, samples: int = 1, temperature: float = 0.0) -> str:
     return f"{prompt}_t{round(temperature * 100)}_d{samples}"
 
 
+def fewer_samples_key(completion_key: str, samples: int) -> str:
+    """The completion key of the first `samples` completions per question of a D-sample key (`zs_cot_t70_d64` ->
+    `zs_cot_t70_d8`); a key of one greedy sample is unchanged."""
+    return re.sub(r"_d\d+$", f"_d{samples}", completion_key)
+
+
 _KEY_INFIX = {"ft_cot_token": "", "ft_cot_natural": "natural_", "ft_cot_choice": "choice_"}
 
 
-def finetune_key(dataset_key: str, template: str, completion_key: str | None = None) -> str:
+def finetune_key(dataset_key: str, template: str, completion_key: str | None = None, questions: int | None = None
+                 ) -> str:
     """The paper's name for curated data: `<dataset>` for ft_token, `<completion_key>_<dataset>` for ft_cot_token,
     `<completion_key>_natural_<dataset>` for ft_cot_natural (`_choice_` for ft_cot_choice); the completion key
-    defaults to zs_cot, the teacher's prompt."""
-    if template == "ft_token":
-        return dataset_key
-    return f"{completion_key or 'zs_cot'}_{_KEY_INFIX[template]}{dataset_key}"
+    defaults to zs_cot, the teacher's prompt. Data from the first N training questions only ends in `_q<N>`."""
+    key = dataset_key if template == "ft_token" else f"{completion_key or 'zs_cot'}_{_KEY_INFIX[template]}{dataset_key}"
+    return f"{key}_q{questions}" if questions else key
 
 
 def finetune_key_of(path: str | Path) -> str:

@@ -24,7 +24,7 @@ from fcot.templates import TEMPLATES
 
 if TYPE_CHECKING:
     from fcot.curate import CurateResult
-    from fcot.formats import CompletionDataset
+    from fcot.formats import CompletionDataset, Dataset
     from fcot.models import LoadedModel
     from fcot.student import StudentConfig
     from fcot.tasks import Task
@@ -72,15 +72,21 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
 def check_experiment(config: RunConfig) -> list[Task]:
     """Check everything that can fail before any work (tasks, data, teacher, student, output folder); the tasks."""
     from fcot.resources import data_dir
-    from fcot.models.loading import check_model_name
+    from fcot.models.loading import model_type_of
     from fcot.tasks import resolve_task
+    from fcot.templates import check_trainable, rationale_template
 
     if config.data_dir is not None:
         data_dir(config.data_dir)
     tasks = [resolve_task(spec, config.answer_type) for spec in config.tasks]
+    model_type = model_type_of(config.student.model)
     for task in tasks:
         _teach_config(config, task, config.root).validate()
-    check_model_name(config.student.model)
+        try:
+            check_trainable(config.curate.template or rationale_template(task), model_type)
+        except ConfigError as exc:
+            raise ConfigError(f"curate.template with student {config.student.model}: {exc}") from exc
+        task.load_split(config.split_name, config.data_dir)  # an unknown split name fails here
     check_writable(config.root, fix="set another out (out=...)")
     _check_previous_config(config, config.root)
     return tasks
@@ -95,7 +101,7 @@ def _check_previous_config(config: RunConfig, root: Path) -> None:
     with contextlib.suppress(ValidationError):  # settings added since then compare as their defaults
         previous = RunConfig.model_validate(previous).model_dump(mode="json")
     current = config.model_dump(mode="json")
-    changed = [k for k in ("tasks", "teacher", "curate", "student") if previous.get(k) != current.get(k)]
+    changed = [k for k in ("tasks", "split_name", "teacher", "curate", "student") if previous.get(k) != current.get(k)]
     if changed:
         raise ConfigError(f"{path}: this experiment was run with other {', '.join(changed)} settings; "
                           f"set another name (name=...) or delete {root} to start over")
@@ -106,13 +112,13 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
     """Each stage of one task, yielding results as soon as they are measured."""
     from fcot.models.loading import load_model
 
-    split = task.load_split("default", config.data_dir)
+    split = task.load_split(config.split_name, config.data_dir)
     test = split[config.eval.split][: config.eval.limit] if config.eval.limit else split[config.eval.split]
 
     notify(f"[{task.key}] teacher: {config.teacher.teacher}")
     completions = _teach(config, task, root)
     base = load_model(config.student.model)
-    count = _token_counter(base.tokenizer)
+    model_type, count = base.model_type, _token_counter(base.tokenizer)
     yield _teacher_result(config, task, completions, test, count)
 
     for template in config.baselines:
@@ -122,16 +128,18 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
         yield _evaluate(config, task, base, template, root, None, notify)
     del base
 
-    curated = _curate(config, task, completions)
+    curated = _curate(config, task, completions, model_type)
     stats = curated.stats
     notify(f"[{task.key}] curated {stats.kept} {stats.template} samples from the teacher's {stats.correct}/"
-           f"{stats.completions} correct completions")
+           f"{stats.completions} correct completions of {stats.split_samples} train questions")
+    asked = completions.select(curated.questions, range(config.curate.samples) if config.curate.samples else None)
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
-                         for c in completions.select(split["train"]))
+                         for c in asked)
     runs = [(stats.template, _write(root, curated), config.student)]
     if "ft_token" in config.baselines:
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
-        runs.append(("ft_token", _curate_vanilla(config, task, root), vanilla))
+        dataset = _curate(config, task, task.load_dataset(config.data_dir), model_type, "ft_token")
+        runs.append(("ft_token", _write(root, dataset), vanilla))
     for template, train_file, student in runs:
         yield _train_and_evaluate(config, task, template, train_file, student, root, notify, train_progress,
                                   teacher_tokens if template != "ft_token" else None)
@@ -175,12 +183,16 @@ def _teacher_result(config: RunConfig, task: Task, completions: CompletionDatase
                   note=f"teacher tokens counted with the student's tokenizer, at ${config.teacher.usd_per_1k_tokens}/1k")
 
 
-def _curate(config: RunConfig, task: Task, completions: CompletionDataset) -> CurateResult:
+def _curate(config: RunConfig, task: Task, source: CompletionDataset | Dataset, model_type: str,
+            template: str | None = None) -> CurateResult:
+    """Training samples of the task's train questions, as the curate section says: the teacher's correct rationales,
+    the gold answers of the task's Dataset (`ft_token`), or a student's own correct samples (self-training)."""
     from fcot.curate import curate
 
     c = config.curate
-    result = curate(completions, task, c.template, split="train", data_dir=config.data_dir,
-                    max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe)
+    result = curate(source, task, template or c.template, model_type, split="train", split_name=config.split_name,
+                    data_dir=config.data_dir, max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe,
+                    max_questions=c.max_questions, samples=c.samples, seed=config.student.seed)
     if c.max_samples:
         result.samples = result.samples[: c.max_samples]
         result.stats.kept = len(result.samples)
@@ -211,11 +223,13 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
                             finetune_key=run_dir.name, base_model=config.student.model,
                             batch_size=config.eval.batch_size, max_new_tokens=config.eval.max_new_tokens,
                             data_dir=config.data_dir, precision=config.student.precision, samples=s.samples,
-                            temperature=s.temperature)
+                            temperature=s.temperature, split_name=config.split_name)
     sampling_s = (own.metadata.get("generation") or {}).get("seconds", 0.0)
     try:
-        mine = curate(own, task, template, split="train", data_dir=config.data_dir,
-                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe)
+        mine = curate(own, task, template, teacher_samples.stats.model_type, split="train",
+                      split_name=config.split_name, data_dir=config.data_dir,
+                      max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe,
+                      max_questions=config.curate.max_questions, seed=config.student.seed)
     except NoTrainingSamples as exc:
         notify(f"[{task.key}] self-training skipped: {exc}")
         return None
@@ -228,15 +242,6 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
             f"{teacher_samples.stats.kept} teacher's; train time includes {sampling_s:.0f} s of sampling")
     return result.model_copy(update={"method": SELF_TRAIN_METHOD, "note": note,
                                      "train_wall_s": (result.train_wall_s or 0) + sampling_s})
-
-
-def _curate_vanilla(config: RunConfig, task: Task, root: Path) -> Path:
-    from fcot.curate import curate
-
-    result = curate(task.load_dataset(config.data_dir), task, "ft_token", split="train", data_dir=config.data_dir)
-    if config.curate.max_samples:
-        result.samples = result.samples[: config.curate.max_samples]
-    return _write(root, result)
 
 
 def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file: Path, student: StudentConfig, root: Path,
@@ -252,7 +257,7 @@ def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file
            f"{length}) -> {run_dir}")
     trained = train(student, train_file, run_dir, progress=train_progress)
     notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
-           f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}")
+           f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}; kept {trained.chosen}")
     loaded = load_model(run_dir)
     result = _evaluate(config, task, loaded, template, root, finetune_key, notify)
     return result.model_copy(update={"train_wall_s": trained.wall_time_s, "train_samples": trained.train_samples,
@@ -269,7 +274,8 @@ def _evaluate(config: RunConfig, task: Task, loaded: LoadedModel, template: str,
     cd, evaluation = evaluate_model(loaded, task, template, split=e.split, limit=e.limit, out_root=root,
                                     finetune_key=finetune_key, base_model=config.student.model,
                                     batch_size=e.batch_size, max_new_tokens=e.max_new_tokens if rationale else None,
-                                    data_dir=config.data_dir, precision=config.student.precision)
+                                    data_dir=config.data_dir, precision=config.student.precision,
+                                    split_name=config.split_name)
     generation = cd.metadata.get("generation") or {}
     wall = generation.get("seconds") or (time.monotonic() - started)
     notify(f"[{task.key}] {TEMPLATES[template].method}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")

@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from fcot.curate import count_words, curate, curated_path, read_sidecar, split_validation, write_curated
+from fcot.curate import (count_words, curate, curated_path, hold_out, questions_of, read_sidecar, split_validation,
+                         write_curated)
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset, read_jsonl
@@ -125,15 +126,49 @@ def test_write_curated_writes_jsonl_and_sidecar(tmp_path, shared_data, multiarit
     assert read_sidecar(tmp_path / "F_paper.jsonl") == {}  # the paper's files have none
 
 
-def test_split_validation_holds_out_whole_questions():
+def test_validation_holds_out_whole_questions():
     samples = [{"sample_index": i, "input": f"Q{i} ###", "label": f" r{j}"} for i in range(20) for j in range(2)]
-    train, validation = split_validation(samples, 0.25, seed=3)
-    assert (len(train), len(validation)) == (30, 10)
+    held = hold_out(questions_of(samples), 0.25, seed=3)
+    train, validation = split_validation(samples, held)
+    assert (len(held), len(train), len(validation)) == (5, 30, 10)
     assert not {s["sample_index"] for s in train} & {s["sample_index"] for s in validation}
-    assert split_validation(samples, 0.25, seed=3) == (train, validation)
-    assert split_validation(samples, 0.25, seed=4)[1] != validation
-    assert len(split_validation(samples, 0.5, seed=0, max_samples=4)[1]) == 4
-    assert split_validation(samples, 0, seed=0) == (samples, [])
+    assert hold_out(questions_of(samples), 0.25, seed=3) == held and hold_out(list(range(20)), 0.25, seed=4) != held
+    assert len(hold_out(list(range(20)), 0.5, seed=0, max_questions=4)) == 4
+    assert hold_out(list(range(20)), 0, seed=0) == [] and hold_out([7], 0.5, seed=0) == []
+    assert len(hold_out([1, 2], 0.99, seed=0)) == 1  # one question is always left to train on
+    held = hold_out(list(range(100)), 0.2, seed=0)  # a pool larger than the curated questions: those left out
+    train, validation = split_validation(samples, held)  # of the pool simply stay on the training side
+    assert len(held) == 20 and len(validation) == 2 * len(set(held) & set(range(20)))
     by_input = [{"input": s["input"], "label": s["label"]} for s in samples[:4]]  # no sample_index: the input counts
-    train, validation = split_validation(by_input, 0.9, seed=0)
+    train, validation = split_validation(by_input, hold_out(questions_of(by_input), 0.9, seed=0))
     assert len(train) == len(validation) == 2 and train[0]["input"] != validation[0]["input"]
+
+
+def test_max_questions_takes_nested_subsets_away_from_validation(shared_data, multiarith):
+    split = get_task("multiarith").load_split(data_dir=shared_data)["train"]
+    sizes = (8, 32, 128)
+    results = [curate(multiarith, "multiarith", data_dir=shared_data, max_questions=n) for n in sizes]
+    asked = [set(r.questions) for r in results]
+    assert [len(a) for a in asked] == list(sizes) and asked[0] < asked[1] < asked[2]
+    kept = {s["sample_index"] for s in results[1].samples}
+    assert kept <= asked[1] and results[1].stats.split_samples == 32
+    assert all(r.config["questions"] == split for r in results)  # validation draws on the whole split
+    assert not asked[2] & set(hold_out(split, 0.2, seed=0, max_questions=100))  # held out from the other end
+    assert [r.finetune_key for r in results] == [f"zs_cot_multiarith_q{n}" for n in sizes]
+    other_seed = curate(multiarith, "multiarith", data_dir=shared_data, max_questions=32, seed=1)
+    assert set(other_seed.questions) != asked[1]
+    vanilla = curate(get_task("multiarith").load_dataset(shared_data), data_dir=shared_data, max_questions=32)
+    assert set(vanilla.questions) == asked[1] and vanilla.finetune_key == "multiarith_q32"  # the same questions
+
+
+def test_samples_keeps_the_first_d_completions_per_question(shared_data, multiarith):
+    diverse = copy.deepcopy(multiarith)  # a D=4 teacher file: the same rationale under four completion indices
+    diverse.metadata["completion_key"] = "zs_cot_t70_d4"
+    for index, rows in diverse.data.items():
+        diverse.data[index] = [{**rows[0], "completion_index": j} for j in range(4)]
+    full = curate(diverse, "multiarith", data_dir=shared_data)
+    two = curate(diverse, "multiarith", data_dir=shared_data, samples=2)
+    assert full.stats.kept == 4 * 332 and two.stats.kept == 2 * 332
+    assert {s["completion_index"] for s in two.samples} == {0, 1}
+    assert (full.finetune_key, two.finetune_key) == ("zs_cot_t70_d4_multiarith", "zs_cot_t70_d2_multiarith")
+    assert curate(multiarith, "multiarith", data_dir=shared_data, samples=2).finetune_key == "zs_cot_multiarith"

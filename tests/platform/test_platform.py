@@ -7,7 +7,7 @@ import json
 import pytest
 from fake_platform import FakePlatform, serve
 
-from fcot.curate import split_validation
+from fcot.curate import hold_out, questions_of, split_validation
 from fcot.errors import DataError, PlatformError
 from fcot.formats import finetune_data_path, model_metadata_path, read_json
 from fcot.platform import (
@@ -64,7 +64,8 @@ def test_write_chat_files_carves_seeded_validation_by_question(tmp_path):
     assert not questions(train) & questions(validation)  # both rationales of a question stay on one side
     again = write_finetune_files(tmp_path / "again", "k", curated(40, per_question=2), validation_fraction=0.25, seed=3)
     assert again.validation.read_bytes() == files.validation.read_bytes()
-    other = split_validation(curated(40, per_question=2), 0.25, seed=4)[1]
+    samples = curated(40, per_question=2)
+    other = split_validation(samples, hold_out(questions_of(samples), 0.25, seed=4))[1]
     assert {s["sample_index"] for s in other} != {int(q.split()[-1]) for q in questions(validation)}
 
 

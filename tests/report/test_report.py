@@ -68,7 +68,8 @@ def test_empty_folder(tmp_path, fcot):
 
 
 def test_wilson_interval_matches_known_values():
-    from fcot.report.results import Result, wilson_interval
+    from fcot.report.results import Result
+    from fcot.stats import wilson_interval
 
     assert wilson_interval(0.0, 10) == (0.0, 27.75)  # 0 of 10: the classic upper bound
     assert wilson_interval(100.0, 10) == (72.25, 100.0)

@@ -8,10 +8,11 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from safetensors import safe_open
 from transformers import TrainerCallback
 
-from fcot.curate import split_validation
+from fcot.curate import hold_out, split_validation
 from fcot.formats import read_json, read_jsonl
 from fcot.student import StudentConfig, is_complete, last_checkpoint, train
 from fcot.student.data import read_train_file, real_tokens, tokenize
+from fcot.student.choose import Point, choose
 from fcot.student.loss import FusedLabelLoss
 from fcot.student.run import CURVE_FILE
 from fcot.models import load_model, save_tiny_model
@@ -48,19 +49,25 @@ def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
     result = train(config, data, tmp_path / "run")
     losses = [x["loss"] for x in result.losses]
     assert len(losses) == result.global_step == 60 and losses[-1] < 0.25 * losses[0]
-    assert result.train_samples == 7 and result.val_samples == 1
-    assert result.best_checkpoint and result.best_checkpoint.endswith(("checkpoint-30", "checkpoint-60"))
+    curated = read_train_file(data)  # validation: 10% of the 420 train questions, most without a curated sample
+    held = hold_out(curated.meta["questions"], 0.1, seed=0)
+    rows, rows_val = split_validation(curated.rows, held)
+    assert len(held) == 42 and result.val_questions == sorted(held)
+    assert (result.train_samples, result.val_samples) == (len(rows), len(rows_val))
     loaded = load_model(model)
-    rows, _ = split_validation(read_train_file(data).rows, 0.1, seed=0, max_samples=64)
     assert result.real_tokens == 60 * real_tokens(tokenize(rows, loaded.tokenizer, "decoder", 512)[0])
     run = tmp_path / "run"
     assert is_complete(run) and (run / "config.json").exists() and (run / "tokenizer.json").exists()
     metrics = read_json(run / "train_metrics.json")
-    assert metrics["global_step"] == 60 and metrics["tokens_per_s"] > 0 and len(metrics["eval_losses"]) == 2
+    assert metrics["global_step"] == 60 and metrics["tokens_per_s"] > 0
+    assert len(metrics["eval_losses"]) == (2 if rows_val else 0)  # the loss needs curated held-out samples
     assert metrics["selected_by"] == "accuracy" and [a["step"] for a in metrics["eval_accuracies"]] == [30, 60]
-    assert all(0 <= a["eval_accuracy"] <= 1 for a in metrics["eval_accuracies"])
-    best = max(metrics["eval_accuracies"], key=lambda a: (a["eval_accuracy"], -a["step"]))  # first of equals wins
-    assert result.best_checkpoint.endswith(f"checkpoint-{best['step']}")
+    points = [Point(a["step"], a["epoch"], tuple(q in a["right"] for q in result.val_questions))
+              for a in metrics["eval_accuracies"]]
+    assert [a["correct"] for a in metrics["eval_accuracies"]] == [p.correct for p in points]
+    assert all(a["n"] == 42 and a["ci95"] == list(p.ci95) for a, p in zip(metrics["eval_accuracies"], points))
+    kept = choose(points)
+    assert result.best_checkpoint.endswith(f"checkpoint-{points[kept.kept].step}") and result.choice == kept.reason
     assert (run / CURVE_FILE).read_bytes().startswith(b"\x89PNG")  # the learning curve, drawn
     record = (run / "fcot.yaml").read_text()
     assert record.startswith("# fcot train") and "template: ft_cot_token" in record and "stop_phrase: END" in record

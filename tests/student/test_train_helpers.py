@@ -9,7 +9,7 @@ import torch
 from fcot.curate import CurateResult, curate, write_curated
 from fcot.formats import CompletionDataset
 
-TEACHER_FILE = "completion_data/B_text-davinci-002__C_zs_cot/D_multiarith.json"
+TEACHER_FILES = "completion_data/B_text-davinci-002__C_zs_cot"
 
 
 def word_tokenizer(texts: list[str], eos: str = "</s>"):
@@ -52,10 +52,10 @@ def save_t5(path: Path, tokenizer, seed: int = 0) -> Path:
 
 
 def curated_file(shared_data: Path, out: Path, model_type: str = "decoder", n: int = 8,
-                 template: str = "ft_cot_token") -> Path:
-    """The n shortest curated multiarith samples, written like `fcot curate` does (JSONL + sidecar)."""
-    cd = CompletionDataset.load(shared_data / TEACHER_FILE)
-    result = curate(cd, "multiarith", template=template, model_type=model_type, data_dir=shared_data)
+                 template: str = "ft_cot_token", task: str = "multiarith") -> Path:
+    """The n shortest curated samples of a task, written like `fcot curate` does (JSONL + sidecar)."""
+    cd = CompletionDataset.load(shared_data / TEACHER_FILES / f"D_{task}.json")
+    result = curate(cd, task, template=template, model_type=model_type, data_dir=shared_data)
     shortest = sorted(result.samples, key=lambda s: len(s["input"]) + len(s["label"]))[:n]
     return write_curated(CurateResult(shortest, result.stats, result.config), out)
 

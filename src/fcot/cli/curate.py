@@ -27,6 +27,13 @@ def curate(
     max_rationale_tokens: Optional[int] = typer.Option(
         None, "--max-rationale-tokens", min=1, help="Drop rationales longer than N words and punctuation marks."),
     dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),
+    max_questions: Optional[int] = typer.Option(None, "--max-questions", min=1, help="Only the first N train "
+                                                "questions of a seeded order, with all their completions (nested: "
+                                                "the 8 are among the 32; none is held out for validation by fcot "
+                                                "train with the same --seed)."),
+    samples: Optional[int] = typer.Option(None, "--samples", "-D", min=1, help="Only the first d completions per "
+                                          "question (a D=64 teacher file serves every smaller D)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the question order --max-questions takes from."),
     stop_phrase: str = typer.Option(STOP_PHRASE, "--stop-phrase", help="Appended to each label after a space ('' for "
                                     "none); generation stops there."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Write a hosted fine-tuning API's training "
@@ -58,7 +65,7 @@ def curate(
 
         resolve_task(task_file, answer_type)  # registers a custom task under its key
     options = dict(template=template, model_type=model_type, split=split, split_name=split_name, data_dir=data_dir,
-                   stop_phrase=stop_phrase or None)
+                   stop_phrase=stop_phrase or None, max_questions=max_questions, samples=samples, seed=seed)
     by_task = defaultdict(list)
     for src in [src for source in sources for src in load_sources(source, template, data_dir)]:
         by_task[src.dataset_key].append(curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe,

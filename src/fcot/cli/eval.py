@@ -29,7 +29,10 @@ def eval_(
     task: Optional[str] = typer.Option(None, "--task", help="Task key (default: the run's task)."),
     template: Optional[str] = typer.Option(
         None, "--template", help=f"{', '.join(TEMPLATES)} (default: the run's template, else zs)."),
-    split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test or train."),
+    split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test, train, or "
+                              "validation (a training run's held-out train questions)."),
+    split_name: str = typer.Option("default", "--split-name", help="Split file split/<task>__<name>.json, e.g. "
+                                   "template (the paper's template-held-out splits of MultiArith and Date)."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
     samples: int = typer.Option(1, "--samples", "-D", help="Answers per question (sampled at --temperature; e.g. "
                                 "a student's own rationales on the train split for self-training)."),
@@ -64,7 +67,7 @@ def eval_(
 
     from fcot.evaluate.generate import answers_path
     from fcot.models.edge import export_info
-    from fcot.student.run import run_info
+    from fcot.student.run import VALIDATION, run_info, validation_questions
 
     exported = export_info(model)  # an fcot export (.gguf, ONNX folder) carries its run's info
     info = exported or run_info(Path(model).expanduser())
@@ -76,9 +79,12 @@ def eval_(
     check_template(template)
     check_precision(precision or "auto", "--precision")
     check_sampling(samples, temperature)
-    parts = task_obj.load_split("default", data_dir)
-    if split not in parts:
-        raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use {' or '.join(parts)}")
+    questions = None
+    if split == VALIDATION:
+        questions = validation_questions(Path(model).expanduser())
+    elif split not in (parts := task_obj.load_split(split_name, data_dir)):
+        raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use "
+                          f"{' or '.join(parts)}, or {VALIDATION} for a training run")
     if exported is None:
         check_model_name(model)
     base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
@@ -86,7 +92,8 @@ def eval_(
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
-              as_json, data_dir, base, path, edge=exported is not None, sampling=(samples, temperature))
+              as_json, data_dir, base, path, edge=exported is not None, sampling=(samples, temperature),
+              questions=questions, split_name=split_name)
 
 
 def _load(model: str, threads: int | None, edge: bool) -> Any:
@@ -106,8 +113,8 @@ def _load(model: str, threads: int | None, edge: bool) -> Any:
 
 def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None, base: str, path: Path, edge: bool, sampling: tuple[int, float] = (1, 0.0)
-              ) -> None:
+              data_dir: Path | None, base: str, path: Path, edge: bool, sampling: tuple[int, float] = (1, 0.0),
+              questions: list[int] | None = None, split_name: str = "default") -> None:
     """Load the model, generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 
@@ -122,7 +129,8 @@ def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limi
             loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
             base_model=base, batch_size=1 if edge else batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
             stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
-            precision=precision or "auto", samples=sampling[0], temperature=sampling[1],
+            precision=precision or "auto", samples=sampling[0], temperature=sampling[1], questions=questions,
+            split_name=split_name,
             progress=lambda n: progress.update(bar, advance=n),
             on_start=None if edge else lambda: announce_precision(precision, str(loaded.model.device)),
         )

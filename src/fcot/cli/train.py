@@ -36,6 +36,10 @@ def train(
         None, "--activation-checkpointing/--no-activation-checkpointing", help="Recompute activations in the backward "
         "pass: less memory (batch 8 of the default student in about 2 GB instead of 2.7), about a third more compute."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
+    val_questions: Optional[int] = typer.Option(None, "--val-questions", min=1, help="Train questions held out to "
+                                                "choose the checkpoint by their answers (default 100) ..."),
+    val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="... but at most this share of the "
+                                                 "train questions (default 0.2; 0: no validation)."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
                                                "flags override it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<curated file name>); "
@@ -76,7 +80,8 @@ def train(
 
     overrides = dict(model=model, lora=lora, epochs=epochs, max_steps=max_steps, learning_rate=lr,
                      batch_size=batch_size, micro_batch_size=micro_batch_size, max_len=max_len, batching=batching,
-                     precision=precision, seed=seed, activation_checkpointing=activation_checkpointing)
+                     precision=precision, seed=seed, activation_checkpointing=activation_checkpointing,
+                     val_questions=val_questions, val_fraction=val_fraction)
     if config_file is not None:
         config = StudentConfig.from_yaml(config_file, **overrides)
     else:
@@ -90,7 +95,8 @@ def train(
         result = run_train(config, train_file, out, resume=resume, progress=report)
     if main_process:
         first, last = result.losses[0]["loss"], result.losses[-1]["loss"]
-        best = f", best checkpoint {result.best_checkpoint}" if result.best_checkpoint else ""
         console.print(f"trained {result.global_step} steps: loss {first:.3f} -> {last:.3f}, "
-                      f"{result.tokens_per_s:,.0f} tokens/s, {result.wall_time_s:.0f} s{best}\nmodel in {out}",
-                      highlight=False, soft_wrap=True)
+                      f"{result.tokens_per_s:,.0f} tokens/s, {result.wall_time_s:.0f} s", highlight=False,
+                      soft_wrap=True)
+        console.print(f"kept {result.chosen}", highlight=False, soft_wrap=True)
+        console.print(f"model in {out}", highlight=False, soft_wrap=True)

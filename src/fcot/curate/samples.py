@@ -9,13 +9,12 @@ from __future__ import annotations
 import logging
 import random
 import re
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
-from fcot.formats import CompletionDataset, Dataset, finetune_key
+from fcot.formats import CompletionDataset, Dataset, fewer_samples_key, finetune_key
 from fcot.tasks import Task, as_task
 from fcot.templates import (STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label,
                              rationale_template)
@@ -57,11 +56,13 @@ class CurateResult:
     samples: list[dict]
     stats: CurateStats
     config: dict = field(default_factory=dict)  # how they were made, written to the sidecar
+    questions: list[int] = field(default_factory=list)  # the questions curated from (all of a subset's answers)
 
     @property
     def finetune_key(self) -> str:
         """The paper's name for these samples (`zs_cot_<task>`, ...), as `fcot.formats.finetune_key` makes it."""
-        return finetune_key(self.stats.dataset_key, self.stats.template, self.config.get("completion_key"))
+        return finetune_key(self.stats.dataset_key, self.stats.template, self.config.get("completion_key"),
+                            self.config.get("max_questions"))
 
 
 def split_indices(task: Task, split: str = "train", split_name: str = "default", data_dir: str | Path | None = None
@@ -75,32 +76,40 @@ def split_indices(task: Task, split: str = "train", split_name: str = "default",
     return parts[split]
 
 
-def split_validation(samples: list[dict], fraction: float, seed: int, max_samples: int | None = None
-                     ) -> tuple[list[dict], list[dict]]:
-    """(train, validation): whole questions held out (seeded), so no question's rationales land on both sides.
+def question_of(sample: dict) -> object:
+    """What identifies a sample's question: its `sample_index`, else its input text."""
+    return sample.get("sample_index", sample["input"])
 
-    A question is a sample's `sample_index`, else its `input`. Validation takes about `fraction` of the samples (at
-    least one, at most `max_samples`); train keeps at least one question. Both keep the samples' order.
-    """
-    if fraction <= 0:
-        return samples, []
 
-    def question(sample: dict) -> object:
-        return sample.get("sample_index", sample["input"])
+def questions_of(samples: list[dict]) -> list:
+    """The distinct questions of samples, in order of first appearance."""
+    return list(dict.fromkeys(map(question_of, samples)))
 
-    sizes = Counter(map(question, samples))
-    keys = list(sizes)
-    random.Random(seed).shuffle(keys)
-    target = max(1, round(fraction * len(samples)))
-    target = target if max_samples is None else min(target, max_samples)
-    held: set[object] = set()
-    size = 0
-    for key in keys[:-1]:
-        if size >= target:
-            break
-        held.add(key)
-        size += sizes[key]
-    return [s for s in samples if question(s) not in held], [s for s in samples if question(s) in held]
+
+def question_order(questions: list, seed: int) -> list:
+    """The questions in a seeded random order: validation holds out its end, `--max-questions N` takes its first N,
+    so the training questions of a dataset-size curve are nested and never among the validation questions."""
+    order = list(questions)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def hold_out(questions: list, fraction: float, seed: int, max_questions: int | None = None) -> list:
+    """The questions to validate on: the end of `question_order`, `fraction` of them (at least one, at most
+    `max_questions`), leaving at least one to train on; in the order given."""
+    if fraction <= 0 or len(questions) < 2:
+        return []
+    count = min(max(1, round(fraction * len(questions))), len(questions) - 1)
+    if max_questions is not None:
+        count = min(count, max_questions)
+    held = set(question_order(questions, seed)[-count:])
+    return [q for q in questions if q in held]
+
+
+def split_validation(samples: list[dict], held: list) -> tuple[list[dict], list[dict]]:
+    """(train, validation): the samples of the held-out questions apart, so no question lands on both sides."""
+    held_set = set(held)
+    return ([s for s in samples if question_of(s) not in held_set], [s for s in samples if question_of(s) in held_set])
 
 
 def step2_correct(task: Task, prediction_template: str = "zs_cot") -> Callable[[dict], bool]:
@@ -144,10 +153,18 @@ def curate(
     dedupe: bool = False,
     stop_phrase: str | None = STOP_PHRASE,
     is_correct: Callable[[dict], bool] | None = None,
+    max_questions: int | None = None,
+    samples: int | None = None,
+    seed: int = 0,
 ) -> CurateResult:
     """Training samples from a task's train split: the teacher's correct rationales (a CompletionDataset), or
     the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset;
-    rationales default to `fcot.templates.rationale_template` of the task)."""
+    rationales default to `fcot.templates.rationale_template` of the task).
+
+    `max_questions` N keeps the first N questions of `question_order(split, seed)`, with all their completions:
+    the 8 questions are among the 32 (a dataset-size curve compares like with like) and none is among those
+    validation holds out (unless N reaches them). `samples` d keeps the first d completions of each question, so
+    one D=64 teacher file serves every smaller D."""
     from_dataset = isinstance(source, Dataset)
     task = as_task(task or source.dataset_key)
     template = template or ("ft_token" if from_dataset else rationale_template(task))
@@ -159,34 +176,43 @@ def curate(
                           "ft_token`)")
     if task.key != source.dataset_key:
         raise DataError(f"{source.dataset_key!r} data, not task {task.key!r}; pass the matching task")
-    indices = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
-    config = {"split": split, "split_name": split_name, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
+    pool = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
+    indices = pool
+    if max_questions is not None:
+        chosen = set(question_order(pool, seed)[:max_questions])
+        indices = [i for i in pool if i in chosen]
+    config = {"split": split, "split_name": split_name, "questions": list(pool), "max_questions": max_questions,
+              "samples": samples, "question_seed": seed, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
     if from_dataset:
-        samples = [_row(template, model_type, task, s, stop_phrase) for s in source.select(indices)]
-        if not samples:
+        rows = [_row(template, model_type, task, s, stop_phrase) for s in source.select(indices)]
+        if not rows:
             raise DataError(f"dataset {task.key}: split part {split!r} is empty; nothing to train on")
-        n = len(samples)
+        n = len(rows)
         stats = CurateStats(task.key, template, model_type, split_samples=len(indices), source_samples=n,
                             completions=n, correct=n, kept=n, kept_samples=n)
         config.update(source="dataset", teacher=None)
     else:
         is_correct = is_correct or step2_correct(task, source.prediction_template)
-        samples, stats = _correct_rationales(source, task, template, model_type, indices, stop_phrase, is_correct,
-                                             max_rationale_tokens, count_tokens, dedupe)
+        rows, stats = _correct_rationales(source, task, template, model_type, indices, stop_phrase, is_correct,
+                                          max_rationale_tokens, count_tokens, dedupe, samples)
+        key = source.metadata.get("completion_key") or source.prediction_template
         config.update(source="completions", teacher=source.base_model,
-                      completion_key=source.metadata.get("completion_key") or source.prediction_template)
-    return CurateResult(samples, stats, _config(template, model_type, stop_phrase, task, config))
+                      completion_key=fewer_samples_key(key, samples) if samples else key)
+    return CurateResult(rows, stats, _config(template, model_type, stop_phrase, task, config), list(indices))
 
 
 def _correct_rationales(completions: CompletionDataset, task: Task, template: str, model_type: str, indices: list[int],
                         stop_phrase: str | None, is_correct: Callable[[dict], bool], max_rationale_tokens: int | None,
-                        count_tokens: Callable[[str], int], dedupe: bool) -> tuple[list[dict], CurateStats]:
-    """One sample per correct completion of the chosen questions, less too long and repeated rationales."""
+                        count_tokens: Callable[[str], int], dedupe: bool, per_question: int | None = None
+                        ) -> tuple[list[dict], CurateStats]:
+    """One sample per correct completion of the chosen questions (the first `per_question` of each), less too long
+    and repeated rationales."""
     stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
     samples: list[dict] = []
     seen: set[tuple[int, str]] = set()
     for index in indices:
-        rows = completions.data.get(index, [])
+        rows = [c for c in completions.data.get(index, [])
+                if per_question is None or c.get("completion_index", 0) < per_question]
         stats.source_samples += bool(rows)
         for c in rows:
             stats.completions += 1
@@ -250,7 +276,7 @@ def combine(results: list[CurateResult], dedupe: bool = False) -> CurateResult:
     keys = [r.config.get("completion_key") or r.config.get("source", "") for r in results]
     config = {**first.config, "teacher": [r.config.get("teacher") for r in results], "completion_key": "+".join(keys),
               "sources": [r.config for r in results]}
-    return CurateResult(samples, stats, config)
+    return CurateResult(samples, stats, config, first.questions)
 
 
 def rationale_of(completion: dict, prediction_template: str | None) -> str | None:

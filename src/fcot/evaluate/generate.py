@@ -48,6 +48,7 @@ def evaluate_model(
     on_start: Callable[[], object] | None = None,
     samples: int = 1,
     temperature: float = 0.0,
+    questions: Sequence[int] | None = None,
 ) -> tuple[CompletionDataset, Evaluation]:
     """Generate the student's answers to a task split with a template, save them, and score them.
 
@@ -60,6 +61,8 @@ def evaluate_model(
     `precision` follows `fcot.precision` (auto: bf16 matmuls where the hardware has them, else fp32) for torch
     models; an export runs at the precision it was written in.
     `on_start()` is called once the inputs are checked, before generating; `progress(n)` after each batch.
+    `questions`: these sample indices (e.g. a run's validation questions, with `split="validation"`) instead of the
+    split's part.
     """
     task = as_task(task)
     check_sampling(samples, temperature)
@@ -67,7 +70,7 @@ def evaluate_model(
         raise ConfigError("--temperature needs a torch model: an export answers greedily; sample with the run folder")
     resolved = resolve_precision(precision, str(loaded.model.device)) if isinstance(loaded, LoadedModel) else None
     compute_dtype = resolved.torch_dtype if resolved else None  # an export runs at the precision it was written in
-    indices = task.load_split(split_name, data_dir).get(split)
+    indices = list(questions) if questions is not None else task.load_split(split_name, data_dir).get(split)
     if indices is None:
         raise ConfigError(f"task {task.key}: split {split_name!r} has no part {split!r}; use train or test")
     indices = indices[:limit] if limit else indices

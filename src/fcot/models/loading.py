@@ -92,6 +92,23 @@ def check_model_name(name: str | Path) -> None:
         _local_model(Path(name).expanduser())
 
 
+def model_type_of(name_or_path: str | Path) -> str:
+    """"decoder" or "encoder_decoder", read from the model's config alone (no weights loaded)."""
+    from transformers import AutoConfig
+
+    name = str(name_or_path)
+    if name == DEFAULT_STUDENT:
+        return "decoder"
+    path, gguf_file = _local_model(Path(name).expanduser())
+    try:
+        config = AutoConfig.from_pretrained(str(path) if path else name, **({"gguf_file": gguf_file} if gguf_file
+                                                                             else {}))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{name}: cannot read the model's config ({exc}); pass a model folder, a .gguf file or "
+                         f"'{DEFAULT_STUDENT}'") from exc
+    return "encoder_decoder" if getattr(config, "is_encoder_decoder", False) else "decoder"
+
+
 def _from_pretrained(source: str, gguf_file: str | None, dtype: Any, name: str) -> LoadedModel:
     """Build tokenizer and model with transformers, wrapping its errors as ModelError."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer

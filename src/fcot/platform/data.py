@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from fcot.curate import sidecar_path, split_validation
+from fcot.curate import hold_out, questions_of, sidecar_path, split_validation
 from fcot.errors import ConfigError, DataError
 from fcot.formats import finetune_data_path, jsonl_text, read_jsonl, write_jsonl, write_json
 
@@ -137,7 +137,7 @@ def write_finetune_files(
                         f"{MIN_EXAMPLES}, so curate more samples (another task or a larger split)")
     if not 0.0 <= validation_fraction < 1.0:
         raise ConfigError(f"--validation-fraction {validation_fraction} must be in [0, 1)")
-    train, validation = split_validation(samples, validation_fraction, seed)
+    train, validation = split_validation(samples, hold_out(questions_of(samples), validation_fraction, seed))
     if validation and (len(validation) < MIN_EXAMPLES or len(train) < MIN_EXAMPLES):
         log.warning("validation part of %d examples is under the API minimum of %d; training without one",
                     len(validation), MIN_EXAMPLES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Optional
 
@@ -10,19 +9,9 @@ from pydantic import BaseModel, ValidationError, computed_field
 
 from fcot.errors import DataError
 from fcot.formats import read_json, write_json
+from fcot.stats import wilson_interval
 
 RESULTS_FILE = "results.json"
-
-
-def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The 95% Wilson score interval, in percent, of an accuracy (percent) measured on n questions."""
-    if n <= 0:
-        return (0.0, 100.0)
-    p = accuracy / 100
-    scale = 1 + z * z / n
-    center = (p + z * z / (2 * n)) / scale
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / scale
-    return (round(100 * max(0.0, center - half), 2), round(100 * min(1.0, center + half), 2))
 
 
 class Result(BaseModel):

@@ -44,8 +44,8 @@ class StudentConfig(BaseModel):
     batching: Literal["group_by_length", "packed", "padded"] = "group_by_length"
     # group_by_length: batches of similar length (little padding); packed: each batch flattened into one
     # padding-free row (decoders only); padded: input order, padded to the longest (the plain baseline)
-    val_fraction: float = Field(0.05, ge=0, lt=1)  # of the train questions, held out to pick the best checkpoint
-    val_max: int = Field(64, ge=1)  # at most this many validation samples
+    val_questions: int = Field(100, ge=1)  # train questions held out to pick the checkpoint (all answered and scored)
+    val_fraction: float = Field(0.2, ge=0, lt=1)  # ... but at most this share of them; 0: no validation
 
     # --- optimisation
     epochs: float = Field(3.0, gt=0)
@@ -62,9 +62,9 @@ class StudentConfig(BaseModel):
 
     # --- checkpoints and logging
     eval_steps: int | None = Field(None, ge=1)  # evaluate and checkpoint every N steps; None: every epoch
-    select_by: Literal["accuracy", "loss"] = "accuracy"  # best checkpoint: validation answers scored by the task's
-    # extraction (needs fcot curate's data, which names the task), or validation loss
-    save_total_limit: int = Field(2, ge=1)  # checkpoints kept (the best one is always among them)
+    select_by: Literal["accuracy", "loss"] = "accuracy"  # the kept checkpoint: the newest not clearly less accurate on
+    # the validation questions (fcot.student.choose; needs fcot curate's data, which names the task), or lowest loss
+    save_total_limit: int = Field(2, ge=1)  # checkpoints kept (the chosen one is always among them)
 
     @property
     def resolved_lr(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 
@@ -32,15 +33,21 @@ def plot_learning_curve(metrics: dict, path: Path) -> Path:
         acc_ax.text(0.5, 0.5, "not measured: the checkpoint\nwas picked by validation loss", ha="center",
                     va="center", transform=acc_ax.transAxes)
     else:
-        acc_ax.plot([epoch(h["step"]) for h in curve], [100 * h["eval_accuracy"] for h in curve], "o-")
+        xs, ys = [epoch(h["step"]) for h in curve], [100 * h["eval_accuracy"] for h in curve]
+        bands = [h.get("ci95") or (y, y) for h, y in zip(curve, ys)]  # runs before the intervals were recorded
+        acc_ax.errorbar(xs, ys, yerr=[[y - lo for y, (lo, _) in zip(ys, bands)], [hi - y for y, (_, hi) in
+                        zip(ys, bands)]], fmt="o-", capsize=3, label="accuracy, 95% interval")
         best = str(metrics.get("best_checkpoint") or "")
         kept = next((h for h in curve if best.endswith(f"checkpoint-{h['step']}")), None)
         if kept:
             acc_ax.plot(epoch(kept["step"]), 100 * kept["eval_accuracy"], "*", ms=14, label="kept checkpoint")
-            acc_ax.legend(fontsize=8)
+        acc_ax.legend(fontsize=8)
+    n = curve[-1].get("n") if curve else None
     acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 105),
-               title=f"Validation accuracy ({metrics.get('val_samples', '?')} questions)")
-    fig.tight_layout()
+               title=f"Validation accuracy ({n or metrics.get('val_samples', '?')} questions)")
+    if metrics.get("choice"):
+        fig.text(0.5, 0.01, f"kept {textwrap.shorten(metrics['choice'], 150)}", ha="center", fontsize=7, wrap=True)
+    fig.tight_layout(rect=(0, 0.06 if metrics.get("choice") else 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from fcot.errors import ConfigError, DataError, ModelError
-from fcot.formats import read_yaml, write_atomic
+from fcot.formats import read_json, read_yaml, write_atomic
 from fcot.models.loading import DONE_MARKER
 from fcot.student.config import StudentConfig
 
@@ -27,6 +27,7 @@ CHECKPOINTS = "checkpoints"
 CONFIG_FILE = "fcot.yaml"
 METRICS_FILE = "train_metrics.json"
 CURVE_FILE = "train_curve.png"
+VALIDATION = "validation"  # `fcot eval --split validation`: the run's held-out train questions
 
 
 def is_complete(out_dir: str | Path) -> bool:
@@ -83,6 +84,20 @@ def read_record(out_dir: Path) -> dict:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML; use another --out, or delete the folder to start over") from exc
     return record if isinstance(record, dict) else {}
+
+
+def validation_questions(path: Path) -> list[int]:
+    """The held-out train questions a finished run chose its checkpoint on (sample indices)."""
+    metrics = path / METRICS_FILE
+    if not metrics.is_file():
+        raise ConfigError(f"--split {VALIDATION}: {path} is no finished training run (no {METRICS_FILE}); "
+                          "pass a run folder of fcot train, or use --split test")
+    raw = read_json(metrics)
+    questions = raw.get("val_questions") if isinstance(raw, dict) else None
+    if not questions or not all(isinstance(q, int) for q in questions):
+        raise ConfigError(f"{metrics}: the run validated on no task questions (trained without validation or "
+                          "before it was recorded); use --split test or train")
+    return questions
 
 
 def run_info(path: Path) -> dict[str, Any]:

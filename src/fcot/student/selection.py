@@ -1,8 +1,9 @@
 """Checkpoint selection by validation accuracy: the held-out train questions are answered and scored.
 
 Loss keeps falling while a student memorises rationales; what matters is whether its final answers are right,
-so at each evaluation point the model generates answers to the validation questions (greedy, cut at the
-stop phrase) and the task's answer extraction scores them, as `fcot eval` would.
+so at each evaluation point the model answers the held-out train questions (all of them, not only those the
+teacher got right; greedy, cut at the stop phrase) and the task's answer extraction scores them, as `fcot eval`
+would. `fcot.student.choose` then decides which checkpoint to keep.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fcot.errors import FcotError
 from fcot.precision import resolve_precision
 from fcot.models.generate import generate
 from fcot.tasks import Task
-from fcot.templates import TEMPLATES
+from fcot.templates import TEMPLATES, format_input
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,11 @@ ANSWER_SLACK_TOKENS = 16  # generation budget beyond the longest validation labe
 
 @dataclass
 class ValidationScorer:
-    """Answers validation prompts with the model in training and returns the share answered correctly."""
+    """Answers the held-out questions with the model in training; says which it got right, in `questions` order."""
 
     task: Task
     template: str
+    questions: list[int]  # sample indices of the held-out train questions
     prompts: list[str]
     golds: list[str]
     stop: tuple[str, ...]
@@ -36,7 +38,7 @@ class ValidationScorer:
     precision: str = "auto"
     batch_size: int = 32
 
-    def __call__(self, model: Any, tokenizer: Any) -> float:
+    def __call__(self, model: Any, tokenizer: Any) -> tuple[bool, ...]:
         was_training = model.training
         model.eval()
         try:
@@ -46,29 +48,28 @@ class ValidationScorer:
         finally:
             model.train(was_training)
         prefix = TEMPLATES[self.template].answer_prefix
-        right = sum(self.task.answers_correctly(o.text, gold, prefix) for o, gold in zip(outs, self.golds))
-        return right / len(self.golds)
+        return tuple(self.task.answers_correctly(o.text, gold, prefix) for o, gold in zip(outs, self.golds))
 
 
-def validation_scorer(rows: list[dict], meta: dict, tokenizer: Any, model_type: str,
+def validation_scorer(questions: list[int], rows: list[dict], meta: dict, tokenizer: Any, model_type: str,
                       precision: str) -> ValidationScorer | None:
-    """A scorer for the validation rows, or None when the data does not say which task and answers it holds."""
+    """A scorer for the held-out questions (sample indices of the task's train split, whether or not the teacher
+    answered them correctly), or None when the data does not say which task it holds. The generation budget is the
+    longest curated label plus `ANSWER_SLACK_TOKENS`."""
     from fcot.tasks import resolve_task
 
     template, key = meta.get("template"), meta.get("dataset_key")
-    if not rows or template not in TEMPLATES or not key or any("sample_index" not in r for r in rows):
+    if not questions or template not in TEMPLATES or not key or any("sample_index" not in r for r in rows):
         return None
     try:
         task = resolve_task(key)
-        samples = {s["sample_index"]: s for s in task.load_dataset().select(sorted({r["sample_index"] for r in rows}))}
+        samples = task.load_dataset().select(sorted(questions))
     except FcotError as exc:
         log.warning("validation by accuracy is off (%s); selecting by loss", exc)
         return None
-    questions = {}
-    for row in rows:  # one prompt per question, however many rationales it has
-        questions.setdefault(row["input"], samples[row["sample_index"]]["answer"])
+    prompts = [format_input(template, s, model_type, task) for s in samples]
     longest = max(len(tokenizer(r["label"], add_special_tokens=False)["input_ids"]) for r in rows)
     stop = (meta["stop_phrase"],) if meta.get("stop_phrase") else ()
-    return ValidationScorer(task=task, template=template, prompts=list(questions), golds=[str(g) for g in
-                            questions.values()], stop=stop, max_new_tokens=longest + ANSWER_SLACK_TOKENS,
-                            model_type=model_type, precision=precision)
+    return ValidationScorer(task=task, template=template, questions=[s["sample_index"] for s in samples],
+                            prompts=prompts, golds=[str(s["answer"]) for s in samples], stop=stop,
+                            max_new_tokens=longest + ANSWER_SLACK_TOKENS, model_type=model_type, precision=precision)

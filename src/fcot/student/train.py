@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from fcot.curate import split_validation
+from fcot.curate import hold_out, questions_of, split_validation
 from fcot.errors import ConfigError
 from fcot.formats import read_json, write_json
 from fcot.student.config import StudentConfig
@@ -38,19 +38,33 @@ class TrainResult:
     global_step: int
     losses: list[dict]  # {"step", "loss", "epoch"} per optimizer step
     eval_losses: list[dict] = field(default_factory=list)  # {"step", "eval_loss"}
-    eval_accuracies: list[dict] = field(default_factory=list)  # {"step", "epoch", "eval_accuracy"}: the learning curve
+    # the learning curve: {"step", "epoch", "eval_accuracy", "correct", "n", "ci95", "right"} per validation, "right"
+    # being the sample indices of the held-out questions answered correctly
+    eval_accuracies: list[dict] = field(default_factory=list)
     selected_by: str = "loss"  # what picked best_checkpoint: validation "accuracy" or "loss"
     best_checkpoint: str | None = None  # the checkpoint the final model comes from (None: the last step)
+    choice: str = ""  # why that checkpoint (fcot.student.choose)
     real_tokens: int = 0  # non-padding tokens trained on, over all sessions
     tokens_per_s: float = 0.0  # real tokens per second of training-step time, this session
     padding_share: float = 0.0  # of the token positions computed this session, the share that was padding
     wall_time_s: float = 0.0  # training seconds over all sessions
     train_samples: int = 0
-    val_samples: int = 0
+    val_samples: int = 0  # curated samples of the held-out questions (validation loss)
+    val_questions: list = field(default_factory=list)  # the held-out train questions (validation accuracy)
+    val_max_new_tokens: int | None = None  # the generation budget of their answers
     dropped_too_long: int = 0
     resumed_from: str | None = None
     world_size: int = 1  # training processes (accelerate launch --num_processes)
     precision: str = ""  # fp32 or bf16 matmuls (fcot.precision)
+
+    @property
+    def chosen(self) -> str:
+        """Which checkpoint the model comes from and why, in one line."""
+        if self.eval_accuracies:
+            return f"{self.choice}; validated on {len(self.val_questions)} held-out train questions"
+        if self.best_checkpoint:
+            return f"the lowest validation loss, on {self.val_samples} held-out samples"
+        return "the last step (no validation)"
 
     def to_json(self) -> dict:
         return {**asdict(self), "out_dir": str(self.out_dir)}
@@ -88,7 +102,12 @@ def train(
     if checkpoint is not None and previous and not same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
                           "use another --out, or delete the folder to start over")
-    rows_train, rows_val = split_validation(data.rows, config.val_fraction, config.seed, config.val_max)
+    questions = data.meta.get("questions") or questions_of(data.rows)
+    held = hold_out(questions, config.val_fraction, config.seed, config.val_questions)
+    rows_train, rows_val = split_validation(data.rows, held)
+    if not rows_train:
+        raise ConfigError(f"{data.path}: every curated question is held out for validation; lower --val-fraction "
+                          "or curate more questions")
     samples_train, dropped = tokenize(rows_train, loaded.tokenizer, loaded.model_type, config.max_len)
     samples_val, dropped_val = tokenize(rows_val, loaded.tokenizer, loaded.model_type, config.max_len)
     if not samples_train:
@@ -98,23 +117,26 @@ def train(
         log.warning("%s: dropped %d samples longer than max_len=%d tokens", data.path, dropped + dropped_val,
                     config.max_len)
     scorer = None
-    if config.select_by == "accuracy" and samples_val:
-        scorer = validation_scorer(rows_val, data.meta, loaded.tokenizer, loaded.model_type, config.precision)
+    if config.select_by == "accuracy" and held:
+        scorer = validation_scorer(held, data.rows, data.meta, loaded.tokenizer, loaded.model_type, config.precision)
         if scorer is None:
             log.warning("%s: no task recorded with the samples; the best checkpoint is picked by loss", data.path)
+    if scorer is None and not samples_val:
+        held = []
     write_record(out_dir, record, header=f"fcot train {data.path} --out {out_dir}")
     return _fit(config, loaded, samples_train, samples_val, out_dir, checkpoint, progress, callbacks or [],
-                dropped + dropped_val, scorer)
+                dropped + dropped_val, scorer, held)
 
 
 def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_val: list[dict], out_dir: Path,
          checkpoint: Path | None, progress: Callable[[dict], None] | None, callbacks: list, dropped: int,
-         scorer: Callable[[Any, Any], float] | None) -> TrainResult:
+         scorer: Callable[[Any, Any], tuple[bool, ...]] | None, held: list) -> TrainResult:
     import torch
     from peft.helpers import disable_input_dtype_casting
 
     from fcot.student.attention import training_attention
-    from fcot.student.trainer import MetricsCallback, TokenCounter, build_trainer, is_out_of_memory
+    from fcot.student.trainer import (MetricsCallback, TokenCounter, build_trainer, is_out_of_memory,
+                                      validation_points)
 
     torch.manual_seed(config.seed)
     counter = TokenCounter(encoder_decoder=loaded.model_type == "encoder_decoder")
@@ -147,16 +169,18 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         global_step=state.global_step,
         losses=[{"step": h["step"], "loss": h["loss"], "epoch": h.get("epoch")} for h in history if "loss" in h],
         eval_losses=[{"step": h["step"], "eval_loss": h["eval_loss"]} for h in history if "eval_loss" in h],
-        eval_accuracies=[{"step": h["step"], "epoch": h.get("epoch"), "eval_accuracy": h["eval_accuracy"]}
-                         for h in history if "eval_accuracy" in h],
+        eval_accuracies=[_curve_point(p, scorer.questions) for p in validation_points(history)] if scorer else [],
         selected_by="accuracy" if scorer is not None else "loss",
         best_checkpoint=state.best_model_checkpoint,
+        choice=next((h["eval_choice"] for h in reversed(history) if "eval_choice" in h), ""),
         real_tokens=metrics.prior_tokens + session_tokens,
         tokens_per_s=session_tokens / max(metrics.step_seconds, 1e-9),
         padding_share=1 - session_tokens / max(session_slots, 1),
         wall_time_s=metrics.prior_seconds + session_seconds,
         train_samples=len(samples_train),
         val_samples=len(samples_val),
+        val_questions=list(scorer.questions if scorer else held),
+        val_max_new_tokens=scorer.max_new_tokens if scorer else None,
         dropped_too_long=dropped,
         resumed_from=str(checkpoint) if checkpoint else None,
         world_size=trainer.args.world_size,
@@ -166,6 +190,11 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         _save_final(trainer, loaded.tokenizer, config, out_dir, result)
     trainer.accelerator.wait_for_everyone()
     return result
+
+
+def _curve_point(point: Any, questions: list[int]) -> dict:
+    return {"step": point.step, "epoch": point.epoch, "eval_accuracy": point.accuracy / 100, "correct": point.correct,
+            "n": len(point.right), "ci95": list(point.ci95), "right": [q for q, r in zip(questions, point.right) if r]}
 
 
 def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Path, result: TrainResult) -> None:

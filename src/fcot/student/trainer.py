@@ -16,11 +16,13 @@ import torch
 from transformers import Trainer, TrainerCallback
 from trl import SFTTrainer
 
+from fcot.student.choose import Point, choose
 from fcot.student.config import StudentConfig
 from fcot.student.loss import FusedLabelLoss, fused_label_loss, label_positions
 from fcot.student.sampler import LengthGroupingMixin
 
 PROGRESS_FILE = "fcot_progress.json"
+RIGHT_KEY = "eval_right"  # a validation point's answers in the log history: right or wrong, question by question
 
 
 class TokenCounter:
@@ -104,16 +106,33 @@ class TokenCountingMixin:
 
 
 class ValidationAccuracyMixin:
-    """Adds `eval_accuracy` (a `ValidationScorer` answering the validation questions) to each evaluation."""
+    """Adds the held-out questions' accuracy (a `ValidationScorer`) to each evaluation, and `eval_keep`: the step
+    when `fcot.student.choose` keeps this checkpoint, else -1, so the trainer's best-checkpoint tracking (which
+    keeps the larger value) follows the choice. Each point's answers go to the log history, so a resumed run
+    chooses from all of them."""
 
-    scorer: Callable[[Any, Any], float] | None = None
+    scorer: Callable[[Any, Any], tuple[bool, ...]] | None = None
 
     def evaluate(self, *args, **kwargs):
-        metrics = super().evaluate(*args, **kwargs)
+        if len(self.eval_dataset):
+            metrics = super().evaluate(*args, **kwargs)
+        else:  # no curated sample among the held-out questions: no loss to measure, but the callbacks still hear of it
+            metrics = {}
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         if self.scorer is not None:
-            metrics["eval_accuracy"] = self.scorer(self.model, self.processing_class)
-            self.log({"eval_accuracy": metrics["eval_accuracy"]})
+            points = [*validation_points(self.state.log_history),
+                      Point(self.state.global_step, self.state.epoch, self.scorer(self.model, self.processing_class))]
+            choice = choose(points)
+            metrics["eval_accuracy"] = points[-1].accuracy / 100
+            metrics["eval_keep"] = float(points[-1].step if choice.kept == len(points) - 1 else -1)
+            self.log({"eval_accuracy": metrics["eval_accuracy"], RIGHT_KEY: list(points[-1].right),
+                      "eval_choice": choice.reason})
         return metrics
+
+
+def validation_points(log_history: list[dict]) -> list[Point]:
+    """The validated checkpoints of a trainer's log history, in training order."""
+    return [Point(h["step"], h.get("epoch"), tuple(h[RIGHT_KEY])) for h in log_history if RIGHT_KEY in h]
 
 
 class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin, SFTTrainer):
@@ -179,7 +198,7 @@ def training_arguments(config: StudentConfig, output_dir: Path, model_type: str,
         save_steps=config.eval_steps or 500,
         save_total_limit=config.save_total_limit,
         load_best_model_at_end=has_val,
-        metric_for_best_model=("eval_accuracy" if by_accuracy else "eval_loss") if has_val else None,
+        metric_for_best_model=("eval_keep" if by_accuracy else "eval_loss") if has_val else None,
         greater_is_better=by_accuracy if has_val else None,
         train_sampling_strategy="group_by_length" if config.batching == "group_by_length" else "random",
         activation_checkpointing=config.activation_checkpointing,
@@ -208,7 +227,7 @@ def lora_config(config: StudentConfig, model_type: str) -> Any:
 
 def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type: str, train_rows: list[dict],
                   val_rows: list[dict], output_dir: Path, callbacks: list,
-                  scorer: Callable[[Any, Any], float] | None = None, counter: TokenCounter | None = None) -> Any:
+                  scorer: Callable[[Any, Any], tuple[bool, ...]] | None = None, counter: TokenCounter | None = None) -> Any:
     """A ready-to-train transformers/TRL trainer over tokenized samples; `scorer` adds validation accuracy,
     `counter` counts the tokens trained on."""
     import inspect
@@ -216,9 +235,11 @@ def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type:
     from datasets import Dataset
     from transformers import DataCollatorForSeq2Seq, PrinterCallback
 
-    args = training_arguments(config, output_dir, model_type, has_val=bool(val_rows), by_accuracy=scorer is not None)
+    has_val = bool(val_rows) or scorer is not None
+    args = training_arguments(config, output_dir, model_type, has_val=has_val, by_accuracy=scorer is not None)
     train_ds = Dataset.from_list(train_rows)
-    val_ds = Dataset.from_list(val_rows) if val_rows else None
+    val_ds = (Dataset.from_list(val_rows) if val_rows else Dataset.from_dict({k: [] for k in train_rows[0]})
+              ) if has_val else None
     if model_type == "encoder_decoder":
         if config.lora:
             from peft import get_peft_model

@@ -1,0 +1,38 @@
+"""Validation measures what `fcot eval` measures: a run's recorded accuracy is that of its questions answered again."""
+
+from __future__ import annotations
+
+import json
+
+from fcot.evaluate import evaluate_completions
+from fcot.formats import CompletionDataset, read_json
+from fcot.student import StudentConfig, train
+from test_train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+
+
+def test_recorded_validation_accuracy_is_what_fcot_eval_gives(fcot, shared_data, tmp_path):
+    data = curated_file(shared_data, tmp_path / "F_zs_cot_coin_flip.jsonl", n=24, task="coin_flip")
+    model = save_gpt2(tmp_path / "gpt2", word_tokenizer(all_texts(data)))
+    config = StudentConfig(model=str(model), lora=False, epochs=20, learning_rate=3e-3, warmup_ratio=0,
+                           val_questions=24, eval_steps=30, precision="fp32")
+    result = train(config, data, tmp_path / "run")
+    kept = next(a for a in result.eval_accuracies if result.best_checkpoint.endswith(f"checkpoint-{a['step']}"))
+    assert len(result.val_questions) == 24 and 0 < kept["correct"] < 24  # yes or no: some right, some wrong
+
+    answered = fcot("eval", tmp_path / "run", "--split", "validation", "--max-new-tokens", result.val_max_new_tokens,
+                    "--batch-size", 32, "--out", tmp_path / "out", "--data-dir", shared_data, "--json",
+                    env={"FCOT_PRECISION": "fp32"})
+    assert answered.code == 0, answered.stderr
+    summary = json.loads(answered.stdout)
+    assert summary["n"] == 24 and summary["accuracy"] == kept["eval_accuracy"]
+    evaluation = evaluate_completions(CompletionDataset.load(summary["file"]), sample_indices=result.val_questions)
+    assert sorted(r["sample_index"] for r in evaluation.records if r["correct"]) == kept["right"]
+    assert read_json(tmp_path / "run" / "train_metrics.json")["val_questions"] == result.val_questions
+
+
+def test_validation_split_needs_a_training_run(fcot, shared_data, tmp_path):
+    from fcot.models import save_tiny_model
+
+    plain = save_tiny_model(tmp_path / "plain", "decoder")
+    result = fcot("eval", plain, "--task", "coin_flip", "--split", "validation", "--out", tmp_path / "out")
+    assert result.code == 2 and "no finished training run" in result.stderr and "Traceback" not in result.stderr
