@@ -50,15 +50,17 @@ def picks(metrics: dict) -> dict[str, int]:
             "last": curve[-1]["step"]}
 
 
-def score_run(run: Path, max_new_tokens: int, threads: int) -> dict:
-    """Test accuracy of every checkpoint of a run, and each rule's pick."""
+def score_run(run: Path, max_new_tokens: int, threads: int, everything: bool = False) -> dict:
+    """Test accuracy of the checkpoints any rule picks (`everything`: of all of them), and each rule's pick."""
     import torch
 
     torch.set_num_threads(threads)
     record, metrics = read_yaml(run / "fcot.yaml"), read_json(run / "train_metrics.json")
     task, template = get_task(record["data"]["dataset_key"]), record["data"]["template"]
     stop = (record["data"]["stop_phrase"],)
-    checkpoints = sorted((run / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    picked = set(picks(metrics).values())  # only the checkpoints some rule keeps: each answers the whole test split
+    checkpoints = sorted((p for p in (run / "checkpoints").glob("checkpoint-*")
+                          if everything or int(p.name.split("-")[1]) in picked), key=lambda p: int(p.name.split("-")[1]))
     validated = {a["step"]: a for a in metrics["eval_accuracies"]}
     loss = {h["step"]: h["eval_loss"] for h in metrics["eval_losses"]}
     rows = []
@@ -102,15 +104,17 @@ def main() -> None:
     parser.add_argument("--curves", nargs="*", type=Path, default=[], help="train_metrics.json files to summarise")
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--all", action="store_true", help="score every checkpoint, not only the rules' picks")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if not args.runs and not args.curves:
         parser.error("give run folders, or --curves with train_metrics.json files")
     result = {"hardware": hardware(), "command": "python benchmarks/selection.py " + " ".join(
         [*map(str, args.runs), *(["--curves", *map(str, args.curves)] if args.curves else []),
-         "--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads), "--out", str(args.out)])}
+         "--max-new-tokens", str(args.max_new_tokens), "--threads", str(args.threads), *(["--all"] if args.all else []),
+         "--out", str(args.out)])}
     if args.runs:
-        result["runs"] = [score_run(run, args.max_new_tokens, args.threads) for run in args.runs]
+        result["runs"] = [score_run(run, args.max_new_tokens, args.threads, args.all) for run in args.runs]
     if args.curves:
         curves = summarise_curves(args.curves)
         worse = sum(c["at_lowest_loss"] < c["last"] for c in curves)

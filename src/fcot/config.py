@@ -87,6 +87,8 @@ class RunConfig(_Section):
     baselines: list[Baseline] = Field(default_factory=lambda: ["zs", "ft_token"])  # also measured, same student
     vanilla_epochs: Optional[float] = Field(None, gt=0)  # epochs of the ft_token baseline; None: student.epochs
     self_train: Optional[SelfTrainSection] = None  # e.g. `--set self_train={}` for D=8 at temperature 0.7
+    sweep: dict[str, list[Any]] = Field(default_factory=dict)  # axis (a field, e.g. curate.max_questions) -> values:
+    # one sub-run per combination (fcot.sweep), e.g. `--set "sweep={teacher.samples: [1, 2, 4, 8]}"`
 
     @property
     def root(self) -> Path:
@@ -97,7 +99,8 @@ class RunConfig(_Section):
         return header + yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def _set(tree: dict, dotted: str, value: Any) -> None:
+def set_path(tree: dict, dotted: str, value: Any) -> None:
+    """Set `section.field` of a raw config mapping."""
     *parents, leaf = dotted.split(".")
     for part in parents:
         tree = tree.setdefault(part, {})
@@ -118,7 +121,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected section.field=value, e.g. student.epochs=2")
-        _set(raw, key.strip(), yaml.safe_load(value))
+        set_path(raw, key.strip(), yaml.safe_load(value))
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:

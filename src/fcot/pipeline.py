@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from fcot.config import CONFIG_FILE, RunConfig
 from fcot.errors import ConfigError, NoTrainingSamples
-from fcot.formats import check_writable, finetune_key_of, read_yaml, write_atomic
+from fcot.formats import check_writable, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
+from fcot.report.analyses import TEACHER_METHOD
 from fcot.report.results import RESULTS_FILE
 from fcot.templates import TEMPLATES
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TEACHER_METHOD = "teacher (Zero-shot-CoT)"
 SELF_TRAIN_METHOD = "Fine-tune-CoT + self-training"
 
 
@@ -49,10 +49,11 @@ Notify = Callable[[str], None]
 
 
 def run_experiment(config: RunConfig, notify: Notify = log.info,
-                   train_progress: Callable[[dict], None] | None = None) -> Experiment:
+                   train_progress: Callable[[dict], None] | None = None, point: dict | None = None) -> Experiment:
     """Run (or resume) every stage of the experiment for each task; return the measured results.
 
-    `notify` gets one line per stage; `train_progress` gets the trainer's per-step events.
+    `notify` gets one line per stage; `train_progress` gets the trainer's per-step events; `point` (a sweep
+    point's axis values, `fcot.sweep`) is recorded in every result.
     """
     from fcot.precision import resolve_precision
 
@@ -63,6 +64,7 @@ def run_experiment(config: RunConfig, notify: Notify = log.info,
     experiment = Experiment(config)
     for task in tasks:
         for result in _run_task(config, task, root, notify, train_progress):
+            result = result.model_copy(update={"point": point or {}})
             experiment.results.append(result)
             save_results(root / RESULTS_FILE, [result])
     experiment.files = {"results": root / RESULTS_FILE, **render_report(experiment.results, root / "report")}
@@ -135,16 +137,13 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
     asked = completions.select(curated.questions, range(config.curate.samples) if config.curate.samples else None)
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
                          for c in asked)
-    runs = [(stats.template, _write(root, curated), config.student)]
+    yield _train_and_evaluate(config, task, curated, config.student, root, notify, train_progress, teacher_tokens)
     if "ft_token" in config.baselines:
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
         dataset = _curate(config, task, task.load_dataset(config.data_dir), model_type, "ft_token")
-        runs.append(("ft_token", _write(root, dataset), vanilla))
-    for template, train_file, student in runs:
-        yield _train_and_evaluate(config, task, template, train_file, student, root, notify, train_progress,
-                                  teacher_tokens if template != "ft_token" else None)
+        yield _train_and_evaluate(config, task, dataset, vanilla, root, notify, train_progress, None)
     if config.self_train:
-        result = _self_train(config, task, curated, runs[0][1], root, notify, train_progress, teacher_tokens)
+        result = _self_train(config, task, curated, root, notify, train_progress, teacher_tokens)
         if result is not None:
             yield result
 
@@ -179,6 +178,7 @@ def _teacher_result(config: RunConfig, task: Task, completions: CompletionDatase
                  + count(r.get("reasoning_completion") or "") for r in rows)
     return Result(task=task.key, method=TEACHER_METHOD, role="teacher", model=completions.base_model or "teacher",
                   template="zs_cot", n=evaluation.n, accuracy=100 * evaluation.accuracy,
+                  teacher=config.teacher.teacher, samples=config.teacher.samples,
                   teacher_tokens=tokens, usd=tokens / 1000 * config.teacher.usd_per_1k_tokens,
                   note=f"teacher tokens counted with the student's tokenizer, at ${config.teacher.usd_per_1k_tokens}/1k")
 
@@ -206,8 +206,8 @@ def _write(root: Path, result: CurateResult) -> Path:
     return write_curated(result, curated_path(root, result))
 
 
-def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, train_file: Path, root: Path,
-                notify: Notify, train_progress: Callable[[dict], None] | None, teacher_tokens: int) -> Result | None:
+def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, root: Path, notify: Notify,
+                train_progress: Callable[[dict], None] | None, teacher_tokens: int) -> Result | None:
     """The Fine-tune-CoT student samples rationales for the train questions; a second student trains on its correct
     ones and the teacher's (None when none is correct). Sampling time counts as training time: it is what the
     extra data cost."""
@@ -216,7 +216,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
     from fcot.models.loading import load_model
 
     s, template = config.self_train, teacher_samples.stats.template
-    run_dir = root / "runs" / finetune_key_of(train_file)
+    run_dir = root / "runs" / teacher_samples.finetune_key
     notify(f"[{task.key}] self-training: the student samples {s.samples} rationales per train question "
            f"(temperature {s.temperature:g})")
     own, _ = evaluate_model(load_model(run_dir), task, template, split="train", out_root=root,
@@ -236,21 +236,22 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, tr
     both = combine([teacher_samples, mine], dedupe=config.curate.dedupe)
     notify(f"[{task.key}] self-training: {mine.stats.kept} of the student's {mine.stats.completions} rationales are "
            f"correct; {both.stats.kept} samples with the teacher's")
-    result = _train_and_evaluate(config, task, template, _write(root, both), config.student, root, notify,
-                                 train_progress, teacher_tokens)
+    result = _train_and_evaluate(config, task, both, config.student, root, notify, train_progress, teacher_tokens)
     note = (f"D={s.samples} at T={s.temperature:g}: {mine.stats.kept} own correct rationales + "
             f"{teacher_samples.stats.kept} teacher's; train time includes {sampling_s:.0f} s of sampling")
     return result.model_copy(update={"method": SELF_TRAIN_METHOD, "note": note,
                                      "train_wall_s": (result.train_wall_s or 0) + sampling_s})
 
 
-def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file: Path, student: StudentConfig, root: Path,
+def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, student: StudentConfig, root: Path,
                         notify: Notify, train_progress: Callable[[dict], None] | None,
                         teacher_tokens: int | None) -> Result:
+    """Train a student on curated samples (written as the paper's finetune_data file) and score it; the result
+    records what it trained on (teacher, D, questions, samples), its seed and budget."""
     from fcot.student import train
     from fcot.models.loading import load_model
 
-    finetune_key = finetune_key_of(train_file)
+    template, finetune_key, train_file = curated.stats.template, curated.finetune_key, _write(root, curated)
     run_dir = root / "runs" / finetune_key
     length = f"{student.max_steps} steps" if student.max_steps else f"{student.epochs:g} epochs"
     notify(f"[{task.key}] train {TEMPLATES[template].method}: {student.model} ({'LoRA' if student.lora else 'full'}, "
@@ -260,8 +261,15 @@ def _train_and_evaluate(config: RunConfig, task: Task, template: str, train_file
            f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}; kept {trained.chosen}")
     loaded = load_model(run_dir)
     result = _evaluate(config, task, loaded, template, root, finetune_key, notify)
-    return result.model_copy(update={"train_wall_s": trained.wall_time_s, "train_samples": trained.train_samples,
-                                     "teacher_tokens": teacher_tokens})
+    rationales = teacher_tokens is not None
+    t = config.teacher
+    return result.model_copy(update={
+        "train_wall_s": trained.wall_time_s, "train_samples": trained.train_samples,
+        "train_questions": curated.stats.split_samples, "seed": student.seed,
+        "epochs": student.epochs if student.max_steps is None else None, "teacher_tokens": teacher_tokens,
+        "teacher": t.teacher if rationales else None,
+        "samples": (config.curate.samples or t.samples) if rationales else None,
+        "teacher_usd": teacher_tokens / 1000 * t.usd_per_1k_tokens if rationales else None})
 
 
 def _evaluate(config: RunConfig, task: Task, loaded: LoadedModel, template: str, root: Path, finetune_key: str | None,

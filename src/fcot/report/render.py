@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fcot.formats import write_atomic
+from fcot.report.analyses import method_color, plot_analyses
 from fcot.report.results import Result
 
 COLUMNS = ["task", "method", "model", "params", "n", "acc %", "95% CI", "s/answer", "$/1k answers"]
@@ -30,7 +31,7 @@ def table_rows(results: list[Result]) -> list[list[str]]:
     return [
         [
             r.task,
-            r.method,
+            f"{r.method} [{point_label(r)}]" if r.point else r.method,
             r.model,
             fmt_params(r.params),
             str(r.n),
@@ -62,31 +63,51 @@ def plot_accuracy(results: list[Result], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     tasks = sorted({r.task for r in results})
-    methods = sorted({r.method for r in results}, key=lambda m: (not m.startswith("teacher"), m))
-    width = 0.8 / max(len(methods), 1)
-    fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(tasks) + 2), 3.6))
-    for i, method in enumerate(methods):
+    order = {label: i for i, label in enumerate(dict.fromkeys(point_label(r) for r in sorted(results, key=_point_order)))}
+    series = sorted({(r.method, point_label(r)) for r in results},
+                    key=lambda s: (not s[0].startswith("teacher"), s[0], order[s[1]]))
+    width = 0.8 / max(len(series), 1)
+    hatches = {label: ["", "//", "..", "xx", "--", "oo", "++"][i % 7] for label, i in order.items()}
+    many = len(series) > 6  # the legend goes below the bars
+    fig, ax = plt.subplots(figsize=(max(5, (0.25 * len(series) + 0.6) * len(tasks) + 2),
+                                    3.6 + (0.18 * len(series) / 3 if many else 0)))
+    for i, (method, point) in enumerate(series):
         xs, ys, errs = [], [], [[], []]
         for t, task in enumerate(tasks):
-            hits = [r for r in results if r.task == task and r.method == method]
+            hits = [r for r in results if r.task == task and r.method == method and point_label(r) == point]
             if hits:
                 best = max(hits, key=lambda r: r.accuracy)
-                xs.append(t + (i - (len(methods) - 1) / 2) * width)
+                xs.append(t + (i - (len(series) - 1) / 2) * width)
                 ys.append(best.accuracy)
                 errs[0].append(best.accuracy - best.ci95[0])
                 errs[1].append(best.ci95[1] - best.accuracy)
-        bars = ax.bar(xs, ys, width, label=method, yerr=errs, error_kw={"elinewidth": 0.8, "capsize": 2})
+        bars = ax.bar(xs, ys, width, label=f"{method} {point}".strip(), yerr=errs, color=method_color(method),
+                      hatch=hatches[point], edgecolor="white", error_kw={"elinewidth": 0.8, "capsize": 2})
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(range(len(tasks)), tasks)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 125)  # headroom for the legend
+    ax.set_ylim(0, 105 if many else 125)  # headroom for a legend inside
     ax.set_yticks(range(0, 101, 20))
-    ax.legend(fontsize=7, loc="upper right", ncols=2)
+    if many:
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=3, frameon=False)
+    else:
+        ax.legend(fontsize=7, loc="upper right", ncols=2)
     ax.set_title("Fine-tune-CoT: student vs teacher and baselines (bars: 95% Wilson interval)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _point_order(result: Result) -> tuple:
+    """Sweep points in the order of their values, numbers by size, `null` (all) last."""
+    return tuple((2, "") if v is None else (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+                 for v in result.point.values())
+
+
+def point_label(result: Result) -> str:
+    """A sweep point's values in a few characters, e.g. `max_questions=8 seed=0` ('' outside sweeps)."""
+    return " ".join(f"{axis.split('.')[-1]}={'all' if value is None else value}" for axis, value in result.point.items())
 
 
 def plot_cost(results: list[Result], path: Path) -> Path:
@@ -121,12 +142,11 @@ def render_report(results: list[Result], out_dir: str | Path) -> dict[str, Path]
     """Write `summary.md`, `accuracy.png` and `cost.png` into out_dir; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    pictures = {"accuracy": plot_accuracy(results, out / "accuracy.png"), "cost": plot_cost(results, out / "cost.png"),
+                **plot_analyses(results, out)}
     text = "# fcot results\n\n" + markdown_table(results)
     notes = result_notes(results)
     if notes:
         text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-    return {
-        "summary": write_atomic(out / "summary.md", text),
-        "accuracy": plot_accuracy(results, out / "accuracy.png"),
-        "cost": plot_cost(results, out / "cost.png"),
-    }
+    text += "".join(f"\n![{name}]({path.name})\n" for name, path in pictures.items())
+    return {"summary": write_atomic(out / "summary.md", text), **pictures}
