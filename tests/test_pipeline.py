@@ -132,6 +132,15 @@ def test_shipped_configs_load():
 
     config = load_config(bundled_config())
     assert config.tasks == ["coin_flip"] and config.teacher.teacher.startswith("recorded:")
+    paper = load_config(bundled_config("paper.yaml"))
+    s = paper.student
+    assert (s.lora, s.epochs, s.batch_size, s.learning_rate, paper.curate.template) == (False, 20, 8, 3e-4,
+                                                                                         "ft_cot_token")
+
+
+def test_a_bundled_config_is_found_by_name(fcot):
+    result = fcot("run", "paper.yaml", "--show-config", "--set", "tasks=[last_letter_concatenation]")
+    assert result.code == 0 and "lora: false" in result.stdout and "last_letter_concatenation" in result.stdout
 
 
 def test_an_encoder_decoder_student_runs_end_to_end(tiny_config, fcot, monkeypatch):

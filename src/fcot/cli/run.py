@@ -24,7 +24,8 @@ def bundled_config(name: str = DEMO_CONFIG) -> Path:
 @app.command()
 def run(
     config_file: Optional[Path] = typer.Argument(None, metavar="[CONFIG]",
-                                                 help="Experiment YAML; default: the bundled CPU demo."),
+                                                 help="Experiment YAML, or a bundled one by name: demo.yaml (the "
+                                                 "default, a CPU demo) or paper.yaml (the paper's recipe)."),
     overrides: Optional[list[str]] = typer.Option(None, "--set", "-s", metavar="SECTION.FIELD=VALUE",
                                                   help="Override a config value, e.g. --set student.epochs=2."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config and exit."),
@@ -35,6 +36,8 @@ def run(
     """Teacher → curate → train → evaluate → report; re-running resumes finished stages."""
     from fcot.config import load_config
 
+    if config_file is not None and not config_file.exists() and bundled_config(config_file.name).exists():
+        config_file = bundled_config(config_file.name)
     config = load_config(config_file or bundled_config(), overrides)
     if show_config:
         console.print(config.to_yaml(), highlight=False, markup=False)
