@@ -97,3 +97,23 @@ def test_batch_run_resumes_polling_the_submitted_batch(serve_faults, tmp_path, s
     assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
     assert len(server.batches) == 2  # the first batch was polled again, not paid for twice; then step 2
     assert len(output(tmp_path, "m", "svamp")["data"]) == 10
+
+
+def test_ctrl_c_anywhere_in_the_request_loop_exits_130(serve_faults, tmp_path, shared_data):
+    server = serve_faults(latency=0.02)
+    rng = random.Random(11)
+    for run in range(4):  # after 1 to 60 requests, at a random moment between two of them
+        out = tmp_path / str(run)
+        cmd = [sys.executable, "-m", "fcot", "teach", "--task", "gsm8k", "--teacher", "openai:m", "--limit", "300",
+               "--base-url", server.url, "--out", str(out), "--cache", str(out / "c.sqlite3"), "-j", "4",
+               "--data-dir", str(shared_data)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        target = len(server.attempts) + rng.randint(1, 60)
+        while len(server.attempts) < target and proc.poll() is None:
+            time.sleep(0.001)
+        time.sleep(rng.random() * 0.03)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert proc.returncode == 130 and len(lines) == 1 and lines[0].startswith("interrupted:"), (run, stderr)

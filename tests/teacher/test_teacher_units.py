@@ -91,3 +91,28 @@ def test_config_names_diverse_runs_and_rejects_bad_options():
         TeachConfig(task="t", teacher="openai:m", samples=65, temperature=1).validate()
     with pytest.raises(ConfigError, match="--batch"):
         TeachConfig(task="t", teacher="recorded:x", batch=True).validate()
+
+
+def test_ctrl_c_ends_in_keyboard_interrupt_even_when_a_coroutine_absorbs_the_cancellation():
+    import os
+    import signal
+    import threading
+
+    from fcot.teacher.engine import run_interruptible
+
+    async def absorbing() -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:  # what a library's cleanup may do with the cancellation Ctrl-C becomes
+            await asyncio.sleep(0)
+        return "returned normally"
+
+    def ctrl_c_soon() -> None:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+
+    ctrl_c_soon()
+    assert asyncio.run(absorbing()) == "returned normally"  # plain asyncio.run: the command would exit 0
+    ctrl_c_soon()
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptible(absorbing())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was

@@ -20,7 +20,7 @@ from fcot.platform.data import format_for_model
 from fcot.platform.metadata import ModelMetadata, load_model_metadata
 from fcot.tasks import get_task
 from fcot.teacher.cache import CompletionCache, default_cache_path
-from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats
+from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, run_interruptible
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, format_input
 
@@ -137,4 +137,4 @@ def evaluate_platform_model(
     config: PlatformEvalConfig, on_progress: Callable[[Stats], None] | None = None, stats: Stats | None = None
 ) -> tuple[CompletionDataset, Evaluation, Path]:
     """Synchronous `evaluate_platform_model_async`."""
-    return asyncio.run(evaluate_platform_model_async(config, on_progress, stats))
+    return run_interruptible(evaluate_platform_model_async(config, on_progress, stats))

@@ -29,6 +29,51 @@ async def gather(awaitables: Iterable[Awaitable[T]]) -> list[T]:
     return list(await asyncio.gather(*items))
 
 
+def run_interruptible(main: Awaitable[T]) -> T:
+    """`asyncio.run(main)`, where Ctrl-C always ends in KeyboardInterrupt once the loop has stopped.
+
+    asyncio.run turns Ctrl-C into a cancellation of the main task and raises KeyboardInterrupt only if that
+    cancellation comes back out of it; code on the way that absorbs the CancelledError (a library's cleanup,
+    a `finally` that awaits and returns) makes it return normally, and the command would exit 0 as if it had
+    finished. Here the signal itself is recorded: the main task is cancelled (so partial results are saved on
+    the way out) and KeyboardInterrupt is raised afterwards whatever became of the cancellation; a second
+    Ctrl-C stops at once.
+    """
+    import signal
+    import threading
+
+    interrupts = 0
+
+    async def guarded() -> T:
+        nonlocal interrupts
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+
+        def on_sigint(signum, frame) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts > 1:
+                raise KeyboardInterrupt
+            loop.call_soon_threadsafe(task.cancel)
+
+        previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() \
+            else None
+        try:
+            return await main
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+    try:
+        result = asyncio.run(guarded())
+    except asyncio.CancelledError:
+        if interrupts:
+            raise KeyboardInterrupt from None
+        raise
+    if interrupts:
+        raise KeyboardInterrupt
+    return result
+
+
 class RequestFailed(TeacherError):
     """One request failed for good (after retries); other requests may still succeed."""
 

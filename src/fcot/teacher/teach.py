@@ -21,7 +21,7 @@ from fcot.teacher.backends import make_backend
 from fcot.teacher.batch import BatchRequest, run_batch
 from fcot.teacher.cache import CompletionCache, default_cache_path
 from fcot.teacher.config import TeachConfig
-from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, gather
+from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, gather, run_interruptible
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 from fcot.teacher.pricing import load_prices, price_for
 
@@ -218,4 +218,4 @@ def _failure_summary(failed: dict[int, str], total: int, path: Path) -> str:
 def teach(config: TeachConfig, on_progress: Callable[[Stats], None] | None = None,
           stats: Stats | None = None) -> CompletionDataset:
     """Synchronous `teach_async`."""
-    return asyncio.run(teach_async(config, on_progress, stats))
+    return run_interruptible(teach_async(config, on_progress, stats))
