@@ -7,12 +7,17 @@
     │   └── NoTrainingSamples no completion passed curation
     ├── TeacherError     the teacher endpoint failed for good (after retries)
     ├── ModelError       a model path or model type cannot be used
-    └── PlatformError    a hosted fine-tuning API rejected a file or a job failed
+    ├── PlatformError    a hosted fine-tuning API rejected a file or a job failed
+    └── StorageError     a write failed for lack of space or an I/O error: nothing written before is lost
 
 Messages are one line: the thing, the problem, and the fix.
 """
 
 from __future__ import annotations
+
+import errno
+
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)  # what freeing space (or a disk) fixes
 
 
 class FcotError(Exception):
@@ -45,3 +50,16 @@ class ModelError(FcotError):
 
 class PlatformError(FcotError):
     """A hosted fine-tuning platform rejected a request or a job failed."""
+
+
+class StorageError(FcotError):
+    """A write failed: the disk is full, a quota is reached, or an I/O error; the CLI adds the resume command."""
+
+
+def is_storage_failure(exc: BaseException) -> bool:
+    """Whether an exception is a full disk or an I/O error, as OSError or as torch's writer reports it."""
+    if isinstance(exc, OSError):
+        return exc.errno in STORAGE_ERRNOS
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(m in text for m in ("unexpected pos", "file write failed",
+                                                                     "No space left on device"))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from fcot.errors import ConfigError, DataError
+from fcot.errors import ConfigError, DataError, StorageError, is_storage_failure
 
 COMPLETION_FIELDS = (
     "sample_index",
@@ -113,6 +113,8 @@ def write_atomic(path: str | Path, text: str) -> Path:
     except BaseException as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+        if is_storage_failure(exc):
+            raise StorageError(f"{path}: cannot write it ({exc.strerror}; about {len(text) / 1e6:.1f} MB)") from exc
         if isinstance(exc, OSError):
             raise ConfigError(f"{path}: cannot write it ({exc.strerror}); pick another output folder or fix its "
                               "permissions") from exc

@@ -15,7 +15,7 @@ import sys
 import typer
 
 from fcot.cli.common import interrupt_note
-from fcot.errors import FcotError
+from fcot.errors import FcotError, StorageError, is_storage_failure
 from fcot.resources import offline_by_default
 
 app = typer.Typer(
@@ -75,8 +75,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except typer.Abort:  # end of input at a prompt
         sys.exit(1)
+    except StorageError as exc:
+        typer.echo(f"error: {exc}; free some space, then resume with: {shlex.join(['fcot', *argv])}", err=True)
+        sys.exit(2)
     except FcotError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if not is_storage_failure(exc):
+            raise
+        where = exc.filename or "a file"
+        typer.echo(f"error: {where}: cannot write it ({exc.strerror}); free some space, then resume with: "
+                   f"{shlex.join(['fcot', *argv])}", err=True)
         sys.exit(2)
     if code == INTERRUPTED:
         saved = interrupt_note.get("saved", "nothing is half-written (every write is atomic)")

@@ -27,6 +27,7 @@ CHECKPOINTS = "checkpoints"
 CONFIG_FILE = "fcot.yaml"
 METRICS_FILE = "train_metrics.json"
 CURVE_FILE = "train_curve.png"
+PROGRESS_FILE = "fcot_progress.json"  # in each checkpoint: tokens and seconds so far, written once it is saved
 VALIDATION = "validation"  # `fcot eval --split validation`: the run's held-out train questions
 
 
@@ -35,10 +36,20 @@ def is_complete(out_dir: str | Path) -> bool:
     return (Path(out_dir) / DONE_MARKER).exists()
 
 
-def last_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest `checkpoints/checkpoint-N` of a run dir, if any."""
+def checkpoints(out_dir: str | Path) -> list[Path]:
+    """The `checkpoints/checkpoint-N` folders of a run dir, oldest first, finished or not."""
     found = [p for p in (Path(out_dir) / CHECKPOINTS).glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return max(found, key=lambda p: int(p.name.split("-")[-1])) if found else None
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def is_saved(checkpoint: Path) -> bool:
+    """Whether a checkpoint's save finished: the trainer writes its state last, and fcot's progress file after it."""
+    return (checkpoint / "trainer_state.json").is_file() and (checkpoint / PROGRESS_FILE).is_file()
+
+
+def last_checkpoint(out_dir: str | Path) -> Path | None:
+    """The newest checkpoint of a run dir whose save finished, if any."""
+    return next((p for p in reversed(checkpoints(out_dir)) if is_saved(p)), None)
 
 
 def sha256(path: Path) -> str:

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fcot.curate import hold_out, questions_of, split_validation
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, StorageError, is_storage_failure
 from fcot.formats import read_json, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
 from fcot.student.curve import plot_learning_curve
-from fcot.student.run import (CHECKPOINTS, CURVE_FILE, METRICS_FILE, is_complete, last_checkpoint, read_record,
-                              run_record, same_run, sha256, write_record)
+from fcot.student.run import (CHECKPOINTS, CURVE_FILE, METRICS_FILE, checkpoints, is_complete, is_saved,
+                              last_checkpoint, read_record, run_record, same_run, sha256, write_record)
 from fcot.student.selection import validation_scorer
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,7 @@ def train(
     data = read_train_file(train_file)
     if is_complete(out_dir):
         return _finished_run(config, data.path, out_dir)
+    _drop_unfinished_checkpoints(out_dir)
     checkpoint = last_checkpoint(out_dir)
     if resume and checkpoint is None:
         raise ConfigError(f"{out_dir}: --resume given but there is no checkpoint to resume from; drop --resume")
@@ -146,6 +147,11 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
         log.info("resuming from %s", checkpoint)
     trainer = build_trainer(config, loaded.model, loaded.tokenizer, loaded.model_type, samples_train, samples_val,
                             out_dir / CHECKPOINTS, [metrics, *callbacks], scorer, counter)
+    need = _bytes_to_write(trainer, config)
+    free = shutil.disk_usage(out_dir).free
+    if need > free:
+        raise StorageError(f"{out_dir}: training writes about {need / 1e6:,.0f} MB (checkpoints and the final model), "
+                           f"{free / 1e6:,.0f} MB are free; free space or pass another --out")
     try:
         # under a bf16 autocast, peft's cast of each adapter's input to the adapter's fp32 is undone by the autocast
         # anyway: two copies of every adapter input per step, and their backward, saved
@@ -154,6 +160,11 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
                 disable_input_dtype_casting(trainer.model, active=bf16):
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
+        if is_storage_failure(exc):
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StorageError(f"{out_dir / CHECKPOINTS}: a checkpoint could not be written ({why}); training writes "
+                               f"about {need / 1e6:,.0f} MB, {shutil.disk_usage(out_dir).free / 1e6:,.0f} MB are free; "
+                               "the half-written checkpoint is dropped on resume") from exc
         if is_out_of_memory(exc):
             raise ConfigError(f"out of memory training {config.model} with micro-batches of "
                               f"{config.micro_batches[0]} and max_len {config.max_len}; retry with a smaller "
@@ -192,6 +203,15 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
     return result
 
 
+def _bytes_to_write(trainer: Any, config: StudentConfig) -> int:
+    """About what a run writes: its checkpoints (trainable weights and Adam's two moments, the whole model with full
+    fine-tuning), one more while the oldest is rotated out, and the final model in fp32."""
+    params = [(p.numel(), p.requires_grad) for p in trainer.model.parameters()]
+    total, trainable = sum(n for n, _ in params), sum(n for n, grad in params if grad)
+    checkpoint = 4 * (trainable * 2 + (trainable if config.lora else total))
+    return (config.save_total_limit + 1) * checkpoint + 4 * total
+
+
 def _curve_point(point: Any, questions: list[int]) -> dict:
     return {"step": point.step, "epoch": point.epoch, "eval_accuracy": point.accuracy / 100, "correct": point.correct,
             "n": len(point.right), "ci95": list(point.ci95), "right": [q for q, r in zip(questions, point.right) if r]}
@@ -202,10 +222,17 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
     model = trainer.accelerator.unwrap_model(trainer.model)
     if config.lora:
         model = model.merge_and_unload()
-    tmp = out_dir / f".final.tmp{os.getpid()}"
+    tmp = out_dir / ".final.tmp"  # a fixed name: what a crash left here goes at the next attempt
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if is_storage_failure(exc):
+            raise StorageError(f"{out_dir}: the final model could not be written ({exc}); it needs about "
+                               f"{4 * sum(p.numel() for p in model.parameters()) / 1e6:,.0f} MB") from exc
+        raise
     for item in tmp.iterdir():
         os.replace(item, out_dir / item.name)
     tmp.rmdir()
@@ -213,6 +240,17 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
     write_json(out_dir / METRICS_FILE, metrics)
     plot_learning_curve(metrics, out_dir / CURVE_FILE)
     (out_dir / DONE_MARKER).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"), encoding="utf-8")
+
+
+def _drop_unfinished_checkpoints(out_dir: Path) -> None:
+    """Remove checkpoints whose save never finished (a crash, a kill or a full disk during it), saying so once."""
+    unfinished = [p for p in checkpoints(out_dir) if not is_saved(p)]
+    for path in unfinished:
+        shutil.rmtree(path, ignore_errors=True)
+    if unfinished:
+        back = last_checkpoint(out_dir)
+        log.warning("%s: removed %s, left half-written by an interrupted save; %s", out_dir / CHECKPOINTS,
+                    ", ".join(p.name for p in unfinished), f"resuming from {back.name}" if back else "starting over")
 
 
 def _finished_run(config: StudentConfig, train_file: Path, out_dir: Path) -> TrainResult:

@@ -16,12 +16,13 @@ import torch
 from transformers import Trainer, TrainerCallback
 from trl import SFTTrainer
 
+from fcot.formats import write_atomic
 from fcot.student.choose import Point, choose
 from fcot.student.config import StudentConfig
 from fcot.student.loss import FusedLabelLoss, fused_label_loss, label_positions
+from fcot.student.run import PROGRESS_FILE
 from fcot.student.sampler import LengthGroupingMixin
 
-PROGRESS_FILE = "fcot_progress.json"
 RIGHT_KEY = "eval_right"  # a validation point's answers in the log history: right or wrong, question by question
 
 
@@ -91,7 +92,7 @@ class MetricsCallback(TrainerCallback):
             if folder.is_dir():
                 data = {"real_tokens": self.prior_tokens + self.counter.tokens * args.world_size,
                         "train_seconds": self.prior_seconds + self.session_seconds}
-                (folder / PROGRESS_FILE).write_text(json.dumps(data))
+                write_atomic(folder / PROGRESS_FILE, json.dumps(data))  # marks the checkpoint as saved (fcot.student.run)
 
 
 class TokenCountingMixin:
