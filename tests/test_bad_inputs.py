@@ -43,6 +43,8 @@ def _workspace_files() -> dict[str, str | bytes]:
         "badrun/fcot.yaml": "student: [1\n", "badrun/.fcot-complete": "",
         "latin1run/fcot.yaml": LATIN1, "latin1run/.fcot-complete": "",
         "fcot-out/prev/fcot.yaml": other_run, "fcot-out/prev/results.json": "[]",
+        "D_truncated.json": '{"metadata": {"dataset_key": "gsm8k", "prediction_template": "zs_cot"}, "data": {"0": [{"s',
+        "truncated.sqlite3": b"SQLite format 3\x00" + bytes(range(200)),
     }
 
 
@@ -231,6 +233,19 @@ CASES = [
     (["run", "--set", "out={ro}/out"], 2, "cannot write there"),
     (["run", "--set", "out=afile"], 2, "afile: is a file"),
     (["run", "--set", "name=prev"], 2, "this experiment was run with other tasks"),
+    (["run", "--set", "sweep={{eval.limit: [1, 2]}}"], 2, "eval.limit cannot be swept"),
+    (["run", "--dry-run", "--set", "sweep={{nope.x: [1]}}"], 2, "nope.x cannot be swept"),
+    (["run", "--set", "sweep={{student.epochs: [1, -1]}}"], 2, "point student.epochs=-1: student.epochs"),
+    (["run", "--set", "split_name=nope"], 2, "no split 'nope'"),
+    # --- validation, subsets, interrupted files ---
+    (["eval", "fakemodel", "--task", "coin_flip", "--split", "validation"], 2, "no finished training run"),
+    (["eval", "fakemodel", "--task", "coin_flip", "--split-name", "nope"], 2, "no split 'nope'"),
+    (["curate", "multiarith", "--max-questions", "0"], 2, "'--max-questions'"),
+    (["curate", "multiarith", "--samples", "0"], 2, "'--samples'"),
+    (["train", "curated.jsonl", "--val-questions", "0"], 2, "'--val-questions'"),
+    (["train", "curated.jsonl", "--val-fraction", "1.5"], 2, "val_fraction"),
+    (["score", "D_truncated.json"], 2, "not valid JSON"),
+    ([*REC, "--cache", "truncated.sqlite3"], 2, "cannot open the completion cache"),
     # --- tasks ---
     (["tasks", "--data-dir", "nowhere"], 2, "no dataset/ folder"),
     (["tasks", "--data-dir", "afile"], 2, "no dataset/ folder"),

@@ -57,7 +57,8 @@ def points(config: RunConfig) -> list[Point]:
         try:
             point = RunConfig.model_validate(raw)
         except ValidationError as exc:
-            problems += [f"{'.'.join(map(str, e['loc']))}={values}: {e['msg']}" for e in exc.errors()]
+            where = ", ".join(f"{axis}={value}" for axis, value in values.items())
+            problems += [f"point {where}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             continue
         found.append(Point(values, point.model_copy(update={"baselines": _first_baselines(config, values, seen)})))
     if problems:
