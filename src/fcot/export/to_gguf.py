@@ -35,23 +35,27 @@ def write_gguf(model: Any, tokenizer: Any, model_dir: Path, out: Path, quantize:
         raise ModelError(f"{model_dir}: a {config.model_type} model; GGUF export supports Llama-architecture "
                          "models (SmolLM2, Llama); use --format onnx")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    tmp = out.with_name(f".{out.name}.tmp")  # a fixed name: what an interrupted export left is overwritten
     writer = gguf.GGUFWriter(tmp, "llama")
-    writer.add_name(run.get("finetune_key") or model_dir.name)
-    _add_hyperparameters(writer, config, quantize)
-    if base_gguf is not None:
-        _copy_tokenizer(writer, base_gguf, len(tokenizer))
-    else:
-        _add_hf_tokenizer(writer, tokenizer, model_dir, config.vocab_size)
-    writer.add_string(GGUF_RUN_KEY, json.dumps(run))
-    for name, data in _tensors(model):
-        data, qtype = _encode(data, "q8_0" if quantize in QUANTIZED and name == EMBEDDING else quantize)
-        writer.add_tensor(name, data, raw_dtype=qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    os.replace(tmp, out)
+    try:
+        writer.add_name(run.get("finetune_key") or model_dir.name)
+        _add_hyperparameters(writer, config, quantize)
+        if base_gguf is not None:
+            _copy_tokenizer(writer, base_gguf, len(tokenizer))
+        else:
+            _add_hf_tokenizer(writer, tokenizer, model_dir, config.vocab_size)
+        writer.add_string(GGUF_RUN_KEY, json.dumps(run))
+        for name, data in _tensors(model):
+            data, qtype = _encode(data, "q8_0" if quantize in QUANTIZED and name == EMBEDDING else quantize)
+            writer.add_tensor(name, data, raw_dtype=qtype)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # the file appears under its name only when complete
+        raise
     return out
 
 
