@@ -36,3 +36,17 @@ def test_validation_split_needs_a_training_run(fcot, shared_data, tmp_path):
     plain = save_tiny_model(tmp_path / "plain", "decoder")
     result = fcot("eval", plain, "--task", "coin_flip", "--split", "validation", "--out", tmp_path / "out")
     assert result.code == 2 and "no finished training run" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_finished_run_folder_can_move(shared_data, tmp_path):
+    data = curated_file(shared_data, tmp_path / "F_zs_cot_coin_flip.jsonl", n=8, task="coin_flip")
+    model = save_gpt2(tmp_path / "gpt2", word_tokenizer(all_texts(data)))
+    config = StudentConfig(model=str(model), lora=False, max_steps=4, eval_steps=2, val_questions=4,
+                           precision="fp32")
+    result = train(config, data, tmp_path / "run")
+    (tmp_path / "run").rename(tmp_path / "moved")
+    assert str(tmp_path / "run") not in (tmp_path / "moved" / "train_metrics.json").read_text()
+    again = train(config, data, tmp_path / "moved")  # finished: read back, not retrained
+    name = result.best_checkpoint.rsplit("/", 1)[-1]
+    assert again.best_checkpoint == str(tmp_path / "moved" / "checkpoints" / name) and again.out_dir == tmp_path / "moved"
+    assert again.global_step == result.global_step and again.val_questions == result.val_questions

@@ -67,11 +67,22 @@ class TrainResult:
         return "the last step (no validation)"
 
     def to_json(self) -> dict:
-        return {**asdict(self), "out_dir": str(self.out_dir)}
+        """`train_metrics.json`: paths relative to the run folder, so the folder can move."""
+        def inside(path: str | None) -> str | None:
+            return path and os.path.relpath(path, self.out_dir)
+
+        return {**asdict(self), "out_dir": ".", "best_checkpoint": inside(self.best_checkpoint),
+                "resumed_from": inside(self.resumed_from)}
 
     @classmethod
-    def from_json(cls, raw: dict) -> "TrainResult":
-        return cls(**{**raw, "out_dir": Path(raw["out_dir"])})
+    def from_json(cls, raw: dict, out_dir: Path) -> "TrainResult":
+        """The result recorded in a run folder's `train_metrics.json`, wherever the folder is now."""
+        def inside(path: str | None) -> str | None:  # runs from before paths were relative kept absolute ones
+            return path and str(out_dir / path if not Path(path).is_absolute() else
+                                out_dir / CHECKPOINTS / Path(path).name)
+
+        return cls(**{**raw, "out_dir": out_dir, "best_checkpoint": inside(raw.get("best_checkpoint")),
+                      "resumed_from": inside(raw.get("resumed_from"))})
 
 
 def train(
@@ -261,4 +272,4 @@ def _finished_run(config: StudentConfig, train_file: Path, out_dir: Path) -> Tra
         raise ConfigError(f"{out_dir}: holds a finished run with another config or train file; "
                           "use another --out, or delete the folder to train again")
     log.info("%s: already trained; nothing to do", out_dir)
-    return TrainResult.from_json(read_json(out_dir / METRICS_FILE))
+    return TrainResult.from_json(read_json(out_dir / METRICS_FILE), out_dir)
