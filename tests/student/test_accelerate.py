@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
 import sys
 
+from fcot.curate import hold_out, split_validation
 from fcot.formats import read_json
 from fcot.student import is_complete
+from fcot.student.data import read_train_file
 from test_train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
 
 
@@ -34,6 +37,8 @@ def test_two_cpu_processes_train_one_model(shared_data, tmp_path):
     assert proc.stdout.count("trained ") == 1  # one summary, from the main process
     metrics = read_json(out / "train_metrics.json")
     assert metrics["world_size"] == 2
-    # 15 train samples (1 held out), 2 per process and step: 4 steps cover the epoch
-    assert metrics["train_samples"] == 15 and metrics["global_step"] == 4
+    # the curated samples less those of the held-out validation questions, 2 per process and step
+    curated = read_train_file(data)
+    rows, _ = split_validation(curated.rows, hold_out(curated.meta["questions"], 0.2, seed=0, max_questions=100))
+    assert metrics["train_samples"] == len(rows) and metrics["global_step"] == math.ceil(len(rows) / 4)
     assert is_complete(out) and (out / "model.safetensors").exists()
