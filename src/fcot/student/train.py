@@ -114,8 +114,8 @@ def train(
     if checkpoint is not None and previous and not same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "
                           "use another --out, or delete the folder to start over")
-    questions = data.meta.get("questions") or questions_of(data.rows)
-    held = hold_out(questions, config.val_fraction, config.seed, config.val_questions)
+    held = hold_out(data.meta.get("questions") or questions_of(data.rows), config.val_fraction, config.seed,
+                    config.val_questions)
     rows_train, rows_val = split_validation(data.rows, held)
     if not rows_train:
         raise ConfigError(f"{data.path}: every curated question is held out for validation; lower --val-fraction "
@@ -128,16 +128,20 @@ def train(
     if dropped + dropped_val:
         log.warning("%s: dropped %d samples longer than max_len=%d tokens", data.path, dropped + dropped_val,
                     config.max_len)
-    scorer = None
-    if config.select_by == "accuracy" and held:
-        scorer = validation_scorer(held, data.rows, data.meta, loaded.tokenizer, loaded.model_type, config.precision)
-        if scorer is None:
-            log.warning("%s: no task recorded with the samples; the best checkpoint is picked by loss", data.path)
-    if scorer is None and not samples_val:
-        held = []
+    scorer = _scorer(config, data, held, loaded)
     write_record(out_dir, record, header=f"fcot train {data.path} --out {out_dir}")
     return _fit(config, loaded, samples_train, samples_val, out_dir, checkpoint, progress, callbacks or [],
-                dropped + dropped_val, scorer, held)
+                dropped + dropped_val, scorer, held if scorer or samples_val else [])
+
+
+def _scorer(config: StudentConfig, data: Any, held: list, loaded: Any) -> Any:
+    """The validation scorer of the held-out questions, or None where selection goes by loss."""
+    if config.select_by != "accuracy" or not held:
+        return None
+    scorer = validation_scorer(held, data.rows, data.meta, loaded.tokenizer, loaded.model_type, config.precision)
+    if scorer is None:
+        log.warning("%s: no task recorded with the samples; the best checkpoint is picked by loss", data.path)
+    return scorer
 
 
 def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_val: list[dict], out_dir: Path,
