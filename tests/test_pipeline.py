@@ -21,7 +21,7 @@ def tiny_config(tmp_path_factory, shared_data):
         "tasks": ["multiarith"],
         "out": str(root / "out"),
         "data_dir": str(shared_data),
-        "student": {"model": str(model), "max_steps": 2, "batch_size": 4, "learning_rate": 1e-3},
+        "student": {"model": str(model), "max_steps": 2, "batch_size": 4, "learning_rate": 1e-3, "val_questions": 8},
         "curate": {"max_samples": 24},
         "eval": {"limit": 4, "max_new_tokens": 8, "batch_size": 4},
         "baselines": ["zs", "ft_token"],
