@@ -77,3 +77,33 @@ def test_wilson_interval_matches_known_values():
     assert (low, high) == (84.16, 93.85) and wilson_interval(90.0, 1500)[0] > low  # more questions, tighter
     row = Result(task="t", method="m", model="x", template="zs", n=150, accuracy=90.0)
     assert row.model_dump()["ci95"] == (84.16, 93.85)
+
+
+def test_analysis_pictures_are_drawn_for_what_varies(tmp_path):
+    from fcot.report import Result, render_report
+    from fcot.report.analyses import plot_analyses
+
+    def row(method, accuracy, **extra):
+        return Result(task="coin_flip", method=method, model=extra.pop("model", "s"), template="ft_cot_token", n=150,
+                      accuracy=accuracy, **extra)
+
+    sizes = [row("Fine-tune-CoT", 50 + n / 10, model=f"s{n}", params=n * 10**6, seed=seed,
+                 point={"student.model": f"s{n}", "student.seed": seed}) for n in (135, 360) for seed in (0, 1)]
+    baseline = row("zero-shot", 30.0, params=135 * 10**6, point={"student.model": "s135", "student.seed": 0})
+    assert list(plot_analyses([*sizes, baseline], tmp_path)) == ["student_size"]  # only the student varies
+    assert plot_analyses([baseline], tmp_path / "none") == {}
+    files = render_report([*sizes, baseline], tmp_path / "report")
+    summary = files["summary"].read_text()
+    assert "![student_size](student_size.png)" in summary and "Fine-tune-CoT [model=s360 seed=1]" in summary
+    assert files["student_size"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_sweeps_rows_are_read_once_from_its_folder(tmp_path):
+    from fcot.report import Result, load_results, save_results
+
+    rows = [Result(task="t", method="Fine-tune-CoT", model="m", template="ft_cot_token", n=10, accuracy=a,
+                   point={"curate.max_questions": q}) for a, q in ((10.0, 8), (20.0, 32))]
+    save_results(tmp_path / "results.json", rows)  # the sweep's own file
+    for row in rows:  # and each point's
+        save_results(tmp_path / f"q{row.point['curate.max_questions']}" / "results.json", [row])
+    assert sorted(r.accuracy for r in load_results(tmp_path)) == [10.0, 20.0]
