@@ -73,7 +73,7 @@ def _plot_axis(results: list[Result], axis: Axis, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     tasks = sorted({r.task for r in results})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(max(7.5, 4.2 * len(tasks)), 3.8), squeeze=False)
     categories = sorted({str(axis.value(r)) for r in results} - {"None"})
     for ax, task in zip(axes[0], tasks):
         by_method: dict[str, dict[Any, list[Result]]] = defaultdict(lambda: defaultdict(list))
