@@ -59,21 +59,25 @@ def score_run(run: Path, max_new_tokens: int, threads: int, everything: bool = F
     task, template = get_task(record["data"]["dataset_key"]), record["data"]["template"]
     stop = (record["data"]["stop_phrase"],)
     picked = set(picks(metrics).values())  # only the checkpoints some rule keeps: each answers the whole test split
-    checkpoints = sorted((p for p in (run / "checkpoints").glob("checkpoint-*")
-                          if everything or int(p.name.split("-")[1]) in picked), key=lambda p: int(p.name.split("-")[1]))
+
+    def step(checkpoint: Path) -> int:
+        return int(checkpoint.name.split("-")[1])
+
+    checkpoints = sorted((p for p in (run / "checkpoints").glob("checkpoint-*") if everything or step(p) in picked),
+                         key=step)
     validated = {a["step"]: a for a in metrics["eval_accuracies"]}
     loss = {h["step"]: h["eval_loss"] for h in metrics["eval_losses"]}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for checkpoint in checkpoints:
-            step = int(checkpoint.name.split("-")[1])
+            at = step(checkpoint)
             loaded = checkpoint_model(run, checkpoint, record["student"]["model"])
             _, evaluation = evaluate_model(loaded, task, template, out_root=scratch, finetune_key=checkpoint.name,
                                            max_new_tokens=max_new_tokens, stop=stop,
                                            precision=record["student"]["precision"])
-            point = validated.get(step, {})
-            rows.append({"step": step, "epoch": point.get("epoch"), "val_correct": point.get("correct"),
-                         "val_n": point.get("n"), "val_ci95": point.get("ci95"), "val_loss": loss.get(step),
+            point = validated.get(at, {})
+            rows.append({"step": at, "epoch": point.get("epoch"), "val_correct": point.get("correct"),
+                         "val_n": point.get("n"), "val_ci95": point.get("ci95"), "val_loss": loss.get(at),
                          "test_n": evaluation.n, "test_accuracy": round(100 * evaluation.accuracy, 2)})
             print(f"{run.name} {checkpoint.name}: validation {point.get('correct')}/{point.get('n')}, "
                   f"test {100 * evaluation.accuracy:.2f}% of {evaluation.n}", flush=True)

@@ -43,7 +43,7 @@ def _workspace_files() -> dict[str, str | bytes]:
         "badrun/fcot.yaml": "student: [1\n", "badrun/.fcot-complete": "",
         "latin1run/fcot.yaml": LATIN1, "latin1run/.fcot-complete": "",
         "fcot-out/prev/fcot.yaml": other_run, "fcot-out/prev/results.json": "[]",
-        "D_truncated.json": '{"metadata": {"dataset_key": "gsm8k", "prediction_template": "zs_cot"}, "data": {"0": [{"s',
+        "D_truncated.json": json.dumps(COMPLETIONS)[:-20],  # an interrupted write of an older version
         "truncated.sqlite3": b"SQLite format 3\x00" + bytes(range(200)),
     }
 

@@ -62,6 +62,10 @@ class EvalSection(_Section):
     max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: the template's
     usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
 
+    def questions(self, split: dict[str, list[int]]) -> list[int]:
+        """The questions answered: the split's part, its first `limit` when set."""
+        return split[self.split][: self.limit] if self.limit else split[self.split]
+
 
 class SelfTrainSection(_Section):
     """Self-training (in the spirit of STaR): the Fine-tune-CoT student samples rationales for the train questions,

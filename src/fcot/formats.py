@@ -10,10 +10,9 @@ Loading then saving a file gives a JSON-equal file: unknown keys are kept as the
 
 from __future__ import annotations
 
-import re
-
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path

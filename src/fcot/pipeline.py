@@ -115,7 +115,7 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
     from fcot.models.loading import load_model
 
     split = task.load_split(config.split_name, config.data_dir)
-    test = split[config.eval.split][: config.eval.limit] if config.eval.limit else split[config.eval.split]
+    test = config.eval.questions(split)
 
     notify(f"[{task.key}] teacher: {config.teacher.teacher}")
     completions = _teach(config, task, root)

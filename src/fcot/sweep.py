@@ -149,7 +149,7 @@ def plan(config: RunConfig) -> list[Planned]:
             price = price_for(model, prices)  # each question read twice, its rationale again in step 2
             usd = price.cost(round(2 * TOKENS_PER_WORD * words) + n * t.max_tokens,
                              n * (t.max_tokens + ZS_COT_ANSWER_TOKENS)) if price.known else None
-            test = split[c.eval.split][: c.eval.limit] if c.eval.limit else split[c.eval.split]
+            test = c.eval.questions(split)
             students = 1 + ("ft_token" in c.baselines) + bool(c.self_train)
             prompting = sum(b != "ft_token" for b in c.baselines)
             planned.append(Planned(point_name(point.values) or c.name, task.key, requests,

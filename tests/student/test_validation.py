@@ -48,5 +48,6 @@ def test_a_finished_run_folder_can_move(shared_data, tmp_path):
     assert str(tmp_path / "run") not in (tmp_path / "moved" / "train_metrics.json").read_text()
     again = train(config, data, tmp_path / "moved")  # finished: read back, not retrained
     name = result.best_checkpoint.rsplit("/", 1)[-1]
-    assert again.best_checkpoint == str(tmp_path / "moved" / "checkpoints" / name) and again.out_dir == tmp_path / "moved"
+    assert again.best_checkpoint == str(tmp_path / "moved" / "checkpoints" / name)
+    assert again.out_dir == tmp_path / "moved"
     assert again.global_step == result.global_step and again.val_questions == result.val_questions

@@ -63,7 +63,8 @@ def plot_accuracy(results: list[Result], path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     tasks = sorted({r.task for r in results})
-    order = {label: i for i, label in enumerate(dict.fromkeys(point_label(r) for r in sorted(results, key=_point_order)))}
+    labels = dict.fromkeys(point_label(r) for r in sorted(results, key=_point_order))  # in the order of their values
+    order = {label: i for i, label in enumerate(labels)}
     series = sorted({(r.method, point_label(r)) for r in results},
                     key=lambda s: (not s[0].startswith("teacher"), s[0], order[s[1]]))
     width = 0.8 / max(len(series), 1)
@@ -107,7 +108,8 @@ def _point_order(result: Result) -> tuple:
 
 def point_label(result: Result) -> str:
     """A sweep point's values in a few characters, e.g. `max_questions=8 seed=0` ('' outside sweeps)."""
-    return " ".join(f"{axis.split('.')[-1]}={'all' if value is None else value}" for axis, value in result.point.items())
+    return " ".join(f"{axis.split('.')[-1]}={'all' if value is None else value}"
+                    for axis, value in result.point.items())
 
 
 def plot_cost(results: list[Result], path: Path) -> Path:

@@ -92,7 +92,7 @@ class MetricsCallback(TrainerCallback):
             if folder.is_dir():
                 data = {"real_tokens": self.prior_tokens + self.counter.tokens * args.world_size,
                         "train_seconds": self.prior_seconds + self.session_seconds}
-                write_atomic(folder / PROGRESS_FILE, json.dumps(data))  # marks the checkpoint as saved (fcot.student.run)
+                write_atomic(folder / PROGRESS_FILE, json.dumps(data))  # marks it saved (fcot.student.run.is_saved)
 
 
 class TokenCountingMixin:
@@ -228,7 +228,8 @@ def lora_config(config: StudentConfig, model_type: str) -> Any:
 
 def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type: str, train_rows: list[dict],
                   val_rows: list[dict], output_dir: Path, callbacks: list,
-                  scorer: Callable[[Any, Any], tuple[bool, ...]] | None = None, counter: TokenCounter | None = None) -> Any:
+                  scorer: Callable[[Any, Any], tuple[bool, ...]] | None = None,
+                  counter: TokenCounter | None = None) -> Any:
     """A ready-to-train transformers/TRL trainer over tokenized samples; `scorer` adds validation accuracy,
     `counter` counts the tokens trained on."""
     import inspect
