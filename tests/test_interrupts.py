@@ -40,12 +40,11 @@ def _interrupted_line(proc: subprocess.Popen, stderr: str, args: list) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, shared_data) -> Path:
-    root = tmp_path_factory.mktemp("interrupts")
+def _run_config(root: Path, shared_data: Path, kind: str) -> Path:
+    """A tiny `fcot run` config (a decoder with LoRA, or a fully fine-tuned T5) and its student under root."""
     config = {"name": "x", "tasks": ["multiarith"], "out": str(root / "out"), "data_dir": str(shared_data),
-              "student": {"model": str(save_tiny_model(root / "tiny", "decoder")), "max_steps": 8, "batch_size": 4,
-                          "eval_steps": 2, "val_fraction": 0, "precision": "fp32"},
+              "student": {"model": str(save_tiny_model(root / "tiny", kind)), "max_steps": 8, "batch_size": 4,
+                          "eval_steps": 2, "val_fraction": 0, "precision": "fp32", "lora": kind == "decoder"},
               "curate": {"max_samples": 32}, "eval": {"limit": 24, "max_new_tokens": 12, "batch_size": 4},
               "baselines": ["zs"]}
     path = root / "run.yaml"
@@ -53,12 +52,20 @@ def tiny_run(tmp_path_factory, shared_data) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, shared_data) -> Path:
+    return _run_config(tmp_path_factory.mktemp("interrupts"), shared_data, "decoder")
+
+
 def _accuracies(root: Path) -> dict[str, float]:
     return {r["method"]: r["accuracy"] for r in json.loads((root / "results.json").read_text())}
 
 
 @pytest.mark.slow
-def test_fcot_run_killed_or_interrupted_resumes_to_the_same_results(tiny_run, fcot):
+@pytest.mark.parametrize("kind", ["decoder", "encoder_decoder"])
+def test_fcot_run_killed_or_interrupted_resumes_to_the_same_results(kind, tiny_run, fcot, tmp_path, shared_data):
+    if kind == "encoder_decoder":
+        tiny_run = _run_config(tmp_path, shared_data, kind)
     whole = fcot("run", tiny_run, "--set", "name=whole", "--threads", "1")
     assert whole.code == 0, whole.stderr
     out = tiny_run.parent / "out"

@@ -15,7 +15,13 @@ Messages are one line: the thing, the problem, and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import math
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Iterator
 
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG)  # what freeing space (or a disk) fixes
 
@@ -57,9 +63,38 @@ class StorageError(FcotError):
 
 
 def is_storage_failure(exc: BaseException) -> bool:
-    """Whether an exception is a full disk or an I/O error, as OSError or as torch's writer reports it."""
+    """Whether an exception is a full disk or an I/O error, as OSError, as SQLite or as torch's writer reports it."""
     if isinstance(exc, OSError):
         return exc.errno in STORAGE_ERRNOS
     text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(m in text for m in ("disk is full", "disk I/O error"))
     return isinstance(exc, RuntimeError) and any(m in text for m in ("unexpected pos", "file write failed",
                                                                      "No space left on device"))
+
+
+def free_bytes(path: str | Path) -> int:
+    """Free space on the filesystem that holds path (or would hold it)."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+@contextlib.contextmanager
+def storage_guard(path: str | Path, what: str, size: float | None = None, note: str = "") -> Iterator[None]:
+    """Turn a full disk or an I/O error while writing `what` to path into one StorageError naming the path, what
+    was being written, about how much it needs and how much is free (the CLI adds the command that resumes)."""
+    try:
+        yield
+    except BaseException as exc:
+        if not is_storage_failure(exc):
+            raise
+        why = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        need = f"; it needs about {_megabytes(size)}" if size else ""
+        raise StorageError(f"{path}: {what} could not be written ({why}){need}, {_megabytes(free_bytes(path))} "
+                           f"are free{note}") from exc
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 1e5 else f"{max(math.ceil(size / 1e3), 1):,} KB"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from fcot.errors import ConfigError, DataError, StorageError, is_storage_failure
+from fcot.errors import ConfigError, DataError, storage_guard
 
 COMPLETION_FIELDS = (
     "sample_index",
@@ -98,27 +98,39 @@ def _new_file_mode() -> int:
 NEW_FILE_MODE = _new_file_mode()
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write text to path via a temporary file and a rename, so readers never see half a file."""
+def write_atomic(path: str | Path, content: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes to path via a temporary file and a rename, so readers never see half a file."""
     path = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            os.fchmod(f.fileno(), NEW_FILE_MODE)
-        os.replace(tmp, path)
+        with storage_guard(path, "the file", len(data)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                os.fchmod(f.fileno(), NEW_FILE_MODE)
+            os.replace(tmp, path)
     except BaseException as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-        if is_storage_failure(exc):
-            raise StorageError(f"{path}: cannot write it ({exc.strerror}; about {len(text) / 1e6:.1f} MB)") from exc
         if isinstance(exc, OSError):
             raise ConfigError(f"{path}: cannot write it ({exc.strerror}); pick another output folder or fix its "
                               "permissions") from exc
         raise
     return path
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int) -> Path:
+    """Save a matplotlib figure as a PNG, atomically, and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return write_atomic(path, buffer.getvalue())
 
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 4) -> Path:

@@ -81,3 +81,53 @@ def test_cli_refuses_bad_options(fcot, tiny_run, args, message):
 def test_cli_refuses_a_folder_that_is_no_run(fcot, tmp_path):
     result = fcot("export", tmp_path, "--format", "gguf")
     assert result.code == 2 and "not an fcot train run" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_cli_export_on_a_full_disk_is_one_line_and_keeps_no_partial_file(tiny_run, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import gguf
+
+    from fcot.cli import main
+
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gguf.GGUFWriter, "write_tensors_to_file", no_space)
+    out = tmp_path / "tiny.gguf"
+    argv = ["export", str(tiny_run), "--format", "gguf", "--quantize", "q8_0", "--out", str(out), "--parity", "0"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exit_.value.code == 2 and "Traceback" not in err and lines == err.strip().splitlines()[-1:], err
+    assert lines[0].startswith(f"error: {out}: the q8_0 GGUF export could not be written (No space left on device); "
+                               "it needs about ")
+    assert lines[0].endswith("then resume with: fcot " + " ".join(argv))
+    assert list(tmp_path.iterdir()) == []  # neither the export nor its temporary file
+
+
+@pytest.mark.slow
+def test_cli_export_interrupted_during_parity_keeps_the_export_and_resumes(tiny_run, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "tiny.gguf"
+    args = ["export", str(tiny_run), "--format", "gguf", "--quantize", "f16", "--out", str(out), "--parity", "180",
+            "--threads", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "fcot", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # into the parity check
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    lines = [line for line in stderr.splitlines() if line.startswith(("interrupted:", "error:", "Traceback"))]
+    assert proc.returncode == 130 and lines == [f"interrupted: the export is saved at {out}; its parity check did not "
+                                                f"finish; resume with: fcot {' '.join(args)}"], stderr
+    done = subprocess.run([sys.executable, "-m", "fcot", *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(parity_path(out).read_text(encoding="utf-8"))["n"] == 180

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from fcot.student.run import STAGING, checkpoints, is_saved
 from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 # imported by the child through PYTHONPATH: every torch.save pauses, so a kill can land in the middle of a save
@@ -32,10 +33,21 @@ def _command(data: Path, model: Path, out: Path, config: Path) -> list[str]:
             "--out", str(out), "--threads", "1"]
 
 
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # renamed or removed since it was listed
+        return 0.0
+
+
 def _mid_save(out: Path, since: float) -> bool:
-    """Whether this process is writing a checkpoint: a folder made since it started, without its trainer state."""
-    return any(p.stat().st_mtime > since and not (p / "trainer_state.json").exists()
-               for p in (out / "checkpoints").glob("checkpoint-*"))
+    """Whether this process is writing a checkpoint: one in the staging folder, made since it started."""
+    return any(_mtime(p) > since for p in (out / "checkpoints" / STAGING).glob("checkpoint-*"))
+
+
+def _whole_checkpoints_only(out: Path) -> bool:
+    """Whether every `checkpoint-N` folder is complete, whenever the process died."""
+    return all(is_saved(p) for p in checkpoints(out))
 
 
 def _kill_when(cmd: list[str], env: dict, ready, sig: int = signal.SIGKILL, timeout: float = 240) -> subprocess.Popen:
@@ -76,10 +88,12 @@ def test_killed_anywhere_the_same_command_resumes_to_the_same_result(kind, share
     for _ in range(2 if kind == "decoder" else 1):  # halfway through writing a checkpoint
         _kill_when(cmd, env, lambda started: _mid_save(out, started))
         kills += 1
+        assert _whole_checkpoints_only(out)
     delay = rng.uniform(0.5, 2.0)  # and at a random moment of training
-    _kill_when(cmd, env, lambda started: any(p.stat().st_mtime > started for p in (out / "checkpoints").glob("*"))
+    _kill_when(cmd, env, lambda started: any(_mtime(p) > started for p in (out / "checkpoints").glob("*"))
                and time.time() - started > delay)
     kills += 1
+    assert _whole_checkpoints_only(out)
     if kind == "decoder":  # Ctrl-C: one line, exit 130, and the same command resumes
         stopped = _kill_when(cmd, env, lambda started: _mid_save(out, started), sig=signal.SIGINT)
         lines = [line for line in stopped.stderr.read().splitlines() if line.startswith("interrupted:")]

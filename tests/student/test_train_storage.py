@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import shutil
 import sys
 
 import pytest
@@ -49,11 +50,15 @@ def test_a_full_disk_during_a_checkpoint_is_one_error_and_the_run_resumes(setup,
             train(_config(model), data, tmp_path / "run")
     run = tmp_path / "run"
     assert not is_complete(run) and last_checkpoint(run).name == "checkpoint-2"
-    assert (run / "checkpoints" / "checkpoint-4").exists()  # half-written: no trainer state
+    assert sorted(p.name for p in (run / "checkpoints").glob("*checkpoint*")) == ["checkpoint-2"]
+    assert (run / "checkpoints" / ".saving" / "checkpoint-4").is_dir()  # the half-written one, under its staging name
+    old = run / "checkpoints" / "checkpoint-6"  # what a version that saved in place left: no trainer state
+    shutil.copytree(run / "checkpoints" / "checkpoint-2", old)
+    (old / "trainer_state.json").unlink()
     with caplog.at_level(logging.WARNING):
         resumed = train(_config(model), data, run)
     assert [r.message for r in caplog.records if "half-written" in r.message] == [
-        f"{run / 'checkpoints'}: removed checkpoint-4, left half-written by an interrupted save; "
+        f"{run / 'checkpoints'}: dropped checkpoint-4, checkpoint-6, left half-written by an interrupted save; "
         "resuming from checkpoint-2"]
     assert resumed.resumed_from.endswith("checkpoint-2") and is_complete(run)
     assert resumed.losses[-1]["loss"] == pytest.approx(full.losses[-1]["loss"], rel=1e-4)
@@ -74,8 +79,6 @@ def test_the_cli_names_the_failure_and_the_command_that_resumes(setup, tmp_path,
 
 
 def test_a_run_that_cannot_fit_is_refused_before_training(setup, tmp_path, monkeypatch):
-    import shutil
-
     data, model = setup
     trainer_module = sys.modules["fcot.student.train"]  # the module, not the function fcot.student exports
     monkeypatch.setattr(trainer_module.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9, 10**5))
@@ -92,6 +95,7 @@ def test_an_atomic_write_on_a_full_disk_is_a_storage_error(tmp_path, monkeypatch
 
     (tmp_path / "kept.json").write_text("before")
     monkeypatch.setattr(tempfile, "mkstemp", no_space)
-    with pytest.raises(StorageError, match=r"kept\.json: cannot write it \(No space left on device"):
+    with pytest.raises(StorageError, match=r"kept\.json: the file could not be written \(No space left on device\); "
+                                           r"it needs about 1 KB, [\d,.]+ [KM]B are free"):
         write_atomic(tmp_path / "kept.json", "after")
     assert (tmp_path / "kept.json").read_text() == "before"  # nothing already written is lost

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import DataDirOption, ThreadsOption, console, err_console, quiet_libraries
+from fcot.cli.common import DataDirOption, ThreadsOption, console, err_console, on_interrupt, quiet_libraries
 from fcot.export.parity import DEFAULT_PARITY
 
 
@@ -39,6 +39,7 @@ def export(
     with err_console.status(f"exporting {run_dir} as {fmt} {quantize}"):
         path = export_run(run_dir.expanduser(), info, fmt, quantize, out)
     err_console.print(f"exported: {path}", highlight=False, soft_wrap=True)
+    on_interrupt(f"the export is saved at {path}; its parity check did not finish")
     if parity == 0:
         return
     with err_console.status(f"parity check: {parity} test questions, torch fp32 vs {fmt} {quantize}"):

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fcot.errors import ModelError
+from fcot.errors import ModelError, storage_guard
 from fcot.models.edge import GGUF_RUN_KEY
 
 QUANTIZED = ("q8_0", "q4_0")  # block types: rows quantized in blocks of QUANT_BLOCK values; other rows stay f16
@@ -45,14 +45,17 @@ def write_gguf(model: Any, tokenizer: Any, model_dir: Path, out: Path, quantize:
         else:
             _add_hf_tokenizer(writer, tokenizer, model_dir, config.vocab_size)
         writer.add_string(GGUF_RUN_KEY, json.dumps(run))
+        size = 0
         for name, data in _tensors(model):
             data, qtype = _encode(data, "q8_0" if quantize in QUANTIZED and name == EMBEDDING else quantize)
             writer.add_tensor(name, data, raw_dtype=qtype)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out)
+            size += data.nbytes
+        with storage_guard(out, f"the {quantize} GGUF export", size):
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+            writer.close()
+            os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)  # the file appears under its name only when complete
         raise

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from fcot.errors import ModelError
+from fcot.errors import ModelError, storage_guard
 from fcot.models.edge import ONNX_MANIFEST
 from fcot.formats import write_json
 
@@ -99,29 +99,31 @@ def write_onnx(model: Any, model_dir: Path, out: Path, quantize: str, run: dict)
     axes.update({n: {0: "batch", 2: "total"} for n in present_names})
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
+    params = sum(p.numel() for p in model.parameters())
     try:
-        traced = tmp / ("traced.onnx" if quantize == "int8" else ONNX_MODEL)
-        with torch.inference_mode(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, chosen on purpose
-            torch.onnx.export(wrapper, (dummy_ids, *dummy_past), str(traced), dynamo=False, opset_version=OPSET,
-                              input_names=["input_ids", *past_names], output_names=["logits", *present_names],
-                              dynamic_axes=axes)
-        if quantize == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
+        with storage_guard(out, f"the {quantize} ONNX export", 4 * params + (params if quantize == "int8" else 0)):
+            traced = tmp / ("traced.onnx" if quantize == "int8" else ONNX_MODEL)
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter, chosen on purpose
+                torch.onnx.export(wrapper, (dummy_ids, *dummy_past), str(traced), dynamo=False, opset_version=OPSET,
+                                  input_names=["input_ids", *past_names], output_names=["logits", *present_names],
+                                  dynamic_axes=axes)
+            if quantize == "int8":
+                from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            graph = onnx.load(str(traced), load_external_data=False).graph
-            keep = [n.name for n in graph.node if n.op_type == "MatMul" and any(k in n.name for k in INT8_KEEP)]
-            quantize_dynamic(str(traced), str(tmp / ONNX_MODEL), op_types_to_quantize=["MatMul"], per_channel=True,
-                             nodes_to_exclude=keep, weight_type=QuantType.QInt8)
-            traced.unlink()
-        shutil.copy2(model_dir / "tokenizer.json", tmp / "tokenizer.json")
-        write_json(tmp / ONNX_MANIFEST, {"file": ONNX_MODEL, "quantize": quantize, "layers": layers,
-                                         "kv_heads": kv_heads, "head_dim": head_dim,
-                                         "context_length": config.max_position_embeddings,
-                                         "eos_token_ids": _eos_ids(model), "run": run})
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+                graph = onnx.load(str(traced), load_external_data=False).graph
+                keep = [n.name for n in graph.node if n.op_type == "MatMul" and any(k in n.name for k in INT8_KEEP)]
+                quantize_dynamic(str(traced), str(tmp / ONNX_MODEL), op_types_to_quantize=["MatMul"], per_channel=True,
+                                 nodes_to_exclude=keep, weight_type=QuantType.QInt8)
+                traced.unlink()
+            shutil.copy2(model_dir / "tokenizer.json", tmp / "tokenizer.json")
+            write_json(tmp / ONNX_MANIFEST, {"file": ONNX_MODEL, "quantize": quantize, "layers": layers,
+                                             "kv_heads": kv_heads, "head_dim": head_dim,
+                                             "context_length": config.max_position_embeddings,
+                                             "eos_token_ids": _eos_ids(model), "run": run})
+            if out.exists():
+                shutil.rmtree(out)
+            os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

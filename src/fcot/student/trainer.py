@@ -1,13 +1,15 @@
 """Build the transformers/TRL trainer for a `StudentConfig`: TRL `SFTTrainer` for decoders, `Trainer` for T5-class.
 
-Also the two small additions fcot makes to it: a count of the real (non-padding) tokens of each training batch,
-and a callback recording losses, tokens/s and progress, whose counters survive a resume (`fcot_progress.json`
-inside each checkpoint).
+Also the small additions fcot makes to it: a count of the real (non-padding) tokens of each training batch, a
+callback recording losses, tokens/s and progress, whose counters survive a resume (`fcot_progress.json` inside each
+checkpoint), and checkpoints that appear under their name only once completely written.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,7 +22,7 @@ from fcot.formats import write_atomic
 from fcot.student.choose import Point, choose
 from fcot.student.config import StudentConfig
 from fcot.student.loss import FusedLabelLoss, fused_label_loss, label_positions
-from fcot.student.run import PROGRESS_FILE
+from fcot.student.run import PROGRESS_FILE, STAGING
 from fcot.student.sampler import LengthGroupingMixin
 
 RIGHT_KEY = "eval_right"  # a validation point's answers in the log history: right or wrong, question by question
@@ -86,13 +88,43 @@ class MetricsCallback(TrainerCallback):
             self.progress({"step": state.global_step, "max_steps": state.max_steps, "epoch": state.epoch,
                            "loss": self.last_loss, "tokens_per_s": self.tokens_per_s(args.world_size)})
 
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if folder.is_dir():
-                data = {"real_tokens": self.prior_tokens + self.counter.tokens * args.world_size,
-                        "train_seconds": self.prior_seconds + self.session_seconds}
-                write_atomic(folder / PROGRESS_FILE, json.dumps(data))  # marks it saved (fcot.student.run.is_saved)
+    def saved_progress(self, world_size: int) -> dict:
+        """What a checkpoint records of the run so far, for `resume_from`."""
+        return {"real_tokens": self.prior_tokens + self.counter.tokens * world_size,
+                "train_seconds": self.prior_seconds + self.session_seconds}
+
+
+class AtomicCheckpointMixin:
+    """Writes each checkpoint into `<checkpoints>/.saving/` and renames it into place once complete, so a
+    `checkpoint-N` folder is always whole: a kill or a full disk mid-save leaves only the staging folder."""
+
+    progress: MetricsCallback | None = None  # its counters go into each checkpoint, before the rename
+
+    def _save_checkpoint(self, model, trial):
+        from transformers.trainer import TRAINER_STATE_NAME
+        from transformers.trainer_utils import rotate_checkpoints
+
+        run_dir = Path(self._get_output_dir(trial=trial))
+        staging = run_dir / STAGING
+        shutil.rmtree(staging, ignore_errors=True)
+        self._get_output_dir = lambda trial=None: str(staging)  # the trainer saves (and rotates) inside staging
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            del self._get_output_dir
+        name = f"checkpoint-{self.state.global_step}"
+        final = run_dir / name
+        if self.args.should_save:
+            if self.state.best_model_checkpoint == str(staging / name):
+                self.state.best_model_checkpoint = str(final)
+                self.state.save_to_json(str(staging / name / TRAINER_STATE_NAME))
+            if self.progress is not None:
+                write_atomic(staging / name / PROGRESS_FILE,
+                             json.dumps(self.progress.saved_progress(self.args.world_size)))
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(staging / name, final)
+            staging.rmdir()
+            rotate_checkpoints(str(run_dir), self.args.save_total_limit, self.state.best_model_checkpoint)
 
 
 class TokenCountingMixin:
@@ -136,7 +168,8 @@ def validation_points(log_history: list[dict]) -> list[Point]:
     return [Point(h["step"], h.get("epoch"), tuple(h[RIGHT_KEY])) for h in log_history if RIGHT_KEY in h]
 
 
-class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin, SFTTrainer):
+class ModelLossSFTTrainer(AtomicCheckpointMixin, TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin,
+                          SFTTrainer):
     """TRL's SFT data handling (completion-only labels, padding-free batches) with the model's own loss,
     computed from the logits of label positions only.
 
@@ -165,7 +198,8 @@ class ModelLossSFTTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGro
         return Trainer.compute_loss(self, model, inputs, return_outputs, num_items_in_batch)
 
 
-class Seq2SeqTrainer(TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin, Trainer):
+class Seq2SeqTrainer(AtomicCheckpointMixin, TokenCountingMixin, ValidationAccuracyMixin, LengthGroupingMixin,
+                     Trainer):
     """transformers' `Trainer` for encoder-decoders, with fcot's length grouping."""
 
 
@@ -258,6 +292,7 @@ def build_trainer(config: StudentConfig, model: Any, tokenizer: Any, model_type:
         trainer.label_logits_only = "logits_to_keep" in inspect.signature(model.forward).parameters
         trainer.fused_loss = fused_label_loss(trainer.model)
     trainer.scorer, trainer.counter = scorer, counter
+    trainer.progress = next((c for c in callbacks if isinstance(c, MetricsCallback)), None)
     trainer.remove_callback(PrinterCallback)  # logs go to MetricsCallback, not stdout
     return trainer
 

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, storage_guard
 from fcot.formats import check_writable
 from fcot.resources import cache_dir
 
@@ -87,7 +87,7 @@ class CompletionCache:
         """Store one choice and commit at once."""
         value = json.dumps({"text": choice.text, "finish_reason": choice.finish_reason, "prompt_tokens":
                             choice.prompt_tokens, "completion_tokens": choice.completion_tokens}, ensure_ascii=False)
-        with self._lock:
+        with self._lock, storage_guard(self.path, "the teacher's completion cache", len(value) + len(prompt)):
             self._db.execute(
                 "INSERT OR REPLACE INTO completions (key, prompt, completion_index, value) VALUES (?, ?, ?, ?)",
                 (key, prompt, completion_index, value),

@@ -1,0 +1,156 @@
+"""A full disk at each write of each verb: one `error:` line naming the path, what was being written, about how much
+it needs and how much is free, and the command that resumes (exit 2); nothing already written is lost.
+
+The disk fills where the write happens (`OSError(ENOSPC)` from the call that writes, SQLite's "database or disk is
+full" for the cache), so the cases run on any machine.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+import sqlite3
+import tempfile
+
+import pytest
+from teacher.fault_server import FaultServer
+
+from fcot.cli import main
+from fcot.models import save_tiny_model
+
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _fill_disk_at_file(monkeypatch, name: str) -> None:
+    """Atomic writes of files called `name` fail as on a full disk (everything else is written)."""
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, prefix=None, **kwargs):
+        if prefix and prefix.startswith(f".{name}."):
+            _no_space()
+        return real(*args, prefix=prefix, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+class _FullCache:
+    """A SQLite connection whose inserts fail as on a full disk."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def execute(self, sql, *args):
+        if sql.lstrip().startswith("INSERT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.db, name)
+
+
+def _fill_cache(monkeypatch) -> None:
+    real = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _FullCache(real(*a, **k)))
+
+
+def _one_error(argv: list[str], capsys) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert exit_.value.code == 2 and "Traceback" not in err and errors == err.strip().splitlines()[-1:], err
+    line = errors[0]
+    assert line.startswith("error: ") and line.endswith("then resume with: fcot " + " ".join(argv)), line
+    assert re.search(r"needs about [\d,.]+ [KM]B, [\d,.]+ [KM]B are free", line), line
+    return line
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, shared_data):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return tmp_path
+
+
+def test_teach_completion_file(workdir, monkeypatch, capsys):
+    _fill_disk_at_file(monkeypatch, "D_multiarith.json")
+    line = _one_error(["teach", "--task", "multiarith", "--teacher", "recorded:text-davinci-002", "--limit", "4",
+                       "--out", "out"], capsys)
+    assert "D_multiarith.json: the file could not be written (No space left on device)" in line
+
+
+def test_teach_cache_keeps_what_was_answered(workdir, monkeypatch, capsys):
+    argv = ["teach", "--task", "multiarith", "--teacher", "openai:m", "--limit", "3", "--out", "out",
+            "--cache", "cache.sqlite3"]
+    with FaultServer() as server:
+        argv[argv.index("openai:m") + 1:argv.index("openai:m") + 1] = ["--base-url", server.url]
+        with monkeypatch.context() as patch:
+            patch.setenv("OPENAI_API_KEY", "k")
+            _fill_cache(patch)
+            line = _one_error(argv, capsys)
+            assert "cache.sqlite3: the teacher's completion cache could not be written (database or disk is full)" \
+                in line
+        monkeypatch.setenv("OPENAI_API_KEY", "k")
+        main_code = _run(argv, capsys)
+    assert main_code == 0  # space freed: the same command finishes
+
+
+def _run(argv: list[str], capsys) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        capsys.readouterr()
+        return exc.code or 0
+    return 0
+
+
+def test_curate_train_file(workdir, monkeypatch, capsys):
+    _fill_disk_at_file(monkeypatch, "F_zs_cot_multiarith.jsonl")
+    line = _one_error(["curate", "multiarith", "--out", "out"], capsys)
+    assert "F_zs_cot_multiarith.jsonl: the file could not be written" in line
+
+
+def test_eval_answers_keep_the_finished_ones(workdir, monkeypatch, capsys):
+    model = save_tiny_model(workdir / "tiny")
+    argv = ["eval", str(model), "--task", "coin_flip", "--limit", "4", "--max-new-tokens", "4", "--out", "out"]
+    with monkeypatch.context() as patch:
+        _fill_disk_at_file(patch, "D_coin_flip.json")
+        assert "D_coin_flip.json: the file could not be written" in _one_error(argv, capsys)
+    assert _run(argv, capsys) == 0
+    answers = next((workdir / "out").rglob("D_coin_flip.json"))
+    assert len(json.loads(answers.read_text())["data"]) == 4
+
+
+def test_report_figure_keeps_the_table(workdir, monkeypatch, capsys):
+    rows = [{"task": "coin_flip", "method": "zero-shot", "model": "m", "template": "zs", "n": 2, "accuracy": 50.0}]
+    (workdir / "results.json").write_text(json.dumps(rows))
+    _fill_disk_at_file(monkeypatch, "accuracy.png")
+    line = _one_error(["report", "results.json", "--out", "rep"], capsys)
+    assert "accuracy.png: the file could not be written" in line
+    assert not list((workdir / "rep").glob(".accuracy.png.*"))  # no half-written picture left behind
+
+
+def test_final_model_of_a_training_run(workdir, monkeypatch, capsys):
+    from transformers import PreTrainedModel
+
+    model = save_tiny_model(workdir / "tiny")
+    (workdir / "F.jsonl").write_text("".join(json.dumps({"input": f"Q{i} ###", "label": f" {i} END"}) + "\n"
+                                             for i in range(4)))
+    argv = ["train", "F.jsonl", "--model", str(model), "--full", "--max-steps", "1", "--val-fraction", "0",
+            "--out", "run", "--precision", "fp32"]
+    real = PreTrainedModel.save_pretrained
+
+    def save_pretrained(self, path, *args, **kwargs):
+        if ".final.tmp" in str(path):
+            _no_space()
+        return real(self, path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PreTrainedModel, "save_pretrained", save_pretrained)
+        assert "run: the final model could not be written (No space left on device)" in _one_error(argv, capsys)
+    assert not (workdir / "run" / ".final.tmp").exists()
+    assert _run(argv, capsys) == 0 and (workdir / "run" / "model.safetensors").is_file()
