@@ -21,12 +21,11 @@ from pathlib import Path
 
 import common  # benchmarks/common.py, beside this script
 
-from fcot.student.run import run_info
 from fcot.export import export_run
-from fcot.models.edge import load_edge
+from fcot.evaluate.generate import generation_of
 from fcot.export.parity import answer_questions, compare
 from fcot.formats import write_json
-from fcot.models.loading import load_model
+from fcot.models import open_student, read_run_info
 
 RESULTS = Path(__file__).parent / "results" / "export_speed.json"
 DEMO_RUN = Path("fcot-out/demo/runs/zs_cot_coin_flip")
@@ -45,14 +44,14 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    info = run_info(args.run)
-    if not info:
+    info = read_run_info(args.run)
+    if not info.task:
         print(f"error: {args.run} is not a finished fcot run; run `make demo` first or pass a RUN_DIR", file=sys.stderr)
         sys.exit(2)
     result: dict = {"command": "python " + " ".join(sys.argv), "hardware": common.hardware(), "run": str(args.run),
-                    "run_config": info, "n": args.n, "threads": args.threads, "formats": {}}
-    reference = answer_questions(load_model(args.run), info, args.n)
-    torch_speeds = [reference[0].metadata["generation"]["tokens_per_s"]]
+                    "run_config": info.to_json(), "n": args.n, "threads": args.threads, "formats": {}}
+    reference = answer_questions(open_student(args.run, precision="fp32"), info, args.n)
+    torch_speeds = [round(generation_of(reference[0]).tokens_per_s, 2)]
     loads = {"torch": _load()}
     print(f"torch fp32 batch 1: accuracy {reference[1].accuracy:.3f}, {torch_speeds[0]} tok/s", flush=True)
     with tempfile.TemporaryDirectory(prefix="fcot-export-bench-") as tmp:
@@ -61,12 +60,12 @@ def main() -> None:
             started = time.perf_counter()
             path = export_run(args.run, info, fmt, quantize, Path(tmp) / f"student-{quantize}.{fmt}")
             export_s = time.perf_counter() - started
-            report = compare(*reference, *answer_questions(load_edge(path, args.threads), info, args.n))
+            report = compare(*reference, *answer_questions(open_student(path, threads=args.threads), info, args.n))
             report.update(export_seconds=round(export_s, 1), size_mb=round(_size(path) / 2**20, 1))
             result["formats"][spec], loads[spec] = report, _load()
             print(f"{spec}: {report['edge']['tokens_per_s']} tok/s", flush=True)
-    again = answer_questions(load_model(args.run), info, args.n)
-    torch_speeds.append(again[0].metadata["generation"]["tokens_per_s"])
+    again = answer_questions(open_student(args.run, precision="fp32"), info, args.n)
+    torch_speeds.append(round(generation_of(again[0]).tokens_per_s, 2))
     loads["torch again"] = _load()
     result.update(torch_tokens_per_s=torch_speeds, load_average_1min_after=loads)
     for spec, report in result["formats"].items():

@@ -22,8 +22,9 @@ from pathlib import Path
 
 from common import hardware
 
-from fcot.evaluate.generate import evaluate_model
+from fcot.evaluate.generate import EvalOptions, evaluate_model
 from fcot.formats import read_json, read_yaml
+from fcot.models.completions import Generator
 from fcot.models.loading import LoadedModel, load_model
 from fcot.student.choose import Point, choose
 from fcot.tasks import get_task
@@ -72,9 +73,10 @@ def score_run(run: Path, max_new_tokens: int, threads: int, everything: bool = F
         for checkpoint in checkpoints:
             at = step(checkpoint)
             loaded = checkpoint_model(run, checkpoint, record["student"]["model"])
-            _, evaluation = evaluate_model(loaded, task, template, out_root=scratch, finetune_key=checkpoint.name,
-                                           max_new_tokens=max_new_tokens, stop=stop,
-                                           precision=record["student"]["precision"])
+            student = Generator(loaded.model, loaded.tokenizer, loaded.name, record["student"]["precision"])
+            options = EvalOptions(max_new_tokens=max_new_tokens, stop=stop, out_root=scratch,
+                                  finetune_key=checkpoint.name)
+            _, evaluation = evaluate_model(student, task, template, options)
             point = validated.get(at, {})
             rows.append({"step": at, "epoch": point.get("epoch"), "val_correct": point.get("correct"),
                          "val_n": point.get("n"), "val_ci95": point.get("ci95"), "val_loss": loss.get(at),

@@ -62,3 +62,25 @@ def run_fcot(*args: str, cwd: Path | None = None, env: dict | None = None, timeo
 def fcot():
     """`fcot(*args)` runs the CLI end to end and returns code, stdout, stderr."""
     return run_fcot
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models gain nothing from threads; more threads only wait on each other (the suite shares two cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory, shared_data) -> Path:
+    """An `fcot train` run folder (multiarith, ft_cot_token, stop END) whose tiny model learnt ANSWERED questions."""
+    from serve_helpers import multiarith_train
+    from tiny_lm import ANSWERED, build_tiny_model, train_run
+
+    samples = multiarith_train(shared_data, ANSWERED)
+    path = build_tiny_model(tmp_path_factory.mktemp("tiny-run"), corpus=tuple(s["question"] for s in samples))
+    return train_run(path, "multiarith", samples)

@@ -6,11 +6,22 @@ import types
 
 import pytest
 
+import importlib
+
 import fcot
+import fcot.curate
 import fcot.evaluate
 import fcot.export
 import fcot.models
+import fcot.platform
+import fcot.report
+import fcot.serve
+import fcot.student
 import fcot.tasks
+import fcot.teacher
+
+PACKAGES = [fcot, fcot.tasks, fcot.models, fcot.curate, fcot.student, fcot.evaluate, fcot.report, fcot.serve,
+            fcot.export, fcot.platform]
 
 
 def _public_names(module) -> list[str]:
@@ -22,7 +33,15 @@ def _public_names(module) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("module", [fcot, fcot.tasks, fcot.evaluate, fcot.export], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", PACKAGES, ids=lambda m: m.__name__)
 def test_all_is_sorted_and_complete(module):
     assert module.__all__ == sorted(module.__all__)
     assert sorted(module.__all__) == sorted(_public_names(module))
+
+
+def test_the_teachers_names_load_on_first_use_from_their_modules():
+    """`fcot.teacher` imports its submodules lazily: each listed name is found in the module it names."""
+    assert fcot.teacher.__all__ == sorted(fcot.teacher.__all__)
+    for name in fcot.teacher.__all__:
+        home = importlib.import_module(f"fcot.teacher.{fcot.teacher._HOMES[name]}")
+        assert getattr(fcot.teacher, name) is getattr(home, name)

@@ -4,16 +4,13 @@ its correct ones plus the teacher's (a tiny student that already answers four tr
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import yaml
+from tiny_lm import build_tiny_model, overfit, rationale
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "serve"))
-from tiny_lm import build_tiny_model, overfit, rationale  # noqa: E402
-
-from fcot.formats import read_json, read_jsonl  # noqa: E402
-from fcot.templates import format_input, format_label  # noqa: E402
+from fcot.formats import read_json, read_jsonl
+from fcot.templates import format_input, format_label
 
 KNOWN = 4
 

@@ -13,7 +13,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fcot.errors import ConfigError
-from fcot.formats import MAX_SAMPLES, MAX_TEMPERATURE, read_yaml
+from fcot.evaluate.generate import EVAL_BATCH_SIZE
+from fcot.formats import DEFAULT_OUT, MAX_SAMPLES, MAX_TEMPERATURE, read_yaml
+from fcot.resources import RECORDED_TEACHER
 from fcot.student.config import StudentConfig
 from fcot.teacher.config import TeachConfig
 from fcot.templates import TEMPLATES
@@ -31,7 +33,7 @@ class _Section(BaseModel):
 class TeacherSection(_Section):
     """Where the rationales come from."""
 
-    teacher: str = "recorded:text-davinci-002"  # backend:model — recorded:<name|path>, openai:<model>, local:<path>
+    teacher: str = f"recorded:{RECORDED_TEACHER}"  # backend:model — recorded:<name|path>, openai:<model>, local:<path>
     base_url: Optional[str] = None  # OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, ...)
     samples: int = Field(TeachConfig.samples, ge=1)  # diverse reasoning: rationales per question
     temperature: float = Field(TeachConfig.temperature, ge=0)  # 0 = greedy; the paper used 0.7 for diverse reasoning
@@ -58,7 +60,7 @@ class EvalSection(_Section):
 
     split: Literal["train", "test"] = "test"
     limit: Optional[int] = Field(None, ge=1)  # first N test questions only (quick runs)
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(EVAL_BATCH_SIZE, ge=1)
     max_new_tokens: Optional[int] = Field(None, ge=1)  # for templates that write a rationale; None: the template's
     usd_per_cpu_hour: float = Field(0.05, ge=0)  # what an hour of the machine answering costs
 
@@ -81,7 +83,7 @@ class RunConfig(_Section):
     name: str = "demo"  # the experiment folder under `out`
     tasks: list[str] = Field(default_factory=lambda: ["multiarith"], min_length=1)  # keys or custom task files
     answer_type: Optional[str] = None  # for custom task files: number | choice | yes_no | text
-    out: Path = Path("fcot-out")
+    out: Path = DEFAULT_OUT
     data_dir: Optional[Path] = None  # fcot-data copy; default: the bundled one
     split_name: str = "default"  # split/<task>__<name>.json, e.g. template: the paper's template-held-out splits
     teacher: TeacherSection = Field(default_factory=TeacherSection)

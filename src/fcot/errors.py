@@ -6,7 +6,11 @@
     │   ├── TaskNotFound an unknown task key
     │   └── NoTrainingSamples no completion passed curation
     ├── TeacherError     the teacher endpoint failed for good (after retries)
+    │   ├── RequestFailed   one request failed for good; the others may still succeed
+    │   └── EndpointFailed  the endpoint can serve no request: the run stops
     ├── ModelError       a model path or model type cannot be used
+    │   ├── ContextTooLong  a prompt plus its completion does not fit the model's context
+    │   └── EmptyPrompt     a prompt without tokens
     ├── PlatformError    a hosted fine-tuning API rejected a file or a job failed
     └── StorageError     a write failed for lack of space or an I/O error: nothing written before is lost
 
@@ -50,8 +54,28 @@ class TeacherError(FcotError):
     """The teacher endpoint failed permanently."""
 
 
+class RequestFailed(TeacherError):
+    """One request failed for good (after retries); other requests may still succeed."""
+
+
+class EndpointFailed(TeacherError):
+    """The endpoint cannot serve any request (unreachable, key rejected, unknown model): stop the run."""
+
+
+class MalformedResponse(Exception):
+    """A teacher endpoint answered 200 with a body that is not a completion (retried, then a RequestFailed)."""
+
+
 class ModelError(FcotError):
     """A model path or model type cannot be used."""
+
+
+class ContextTooLong(ModelError):
+    """A prompt plus max_tokens does not fit in the model's context."""
+
+
+class EmptyPrompt(ModelError):
+    """A prompt with no tokens: there is nothing to continue."""
 
 
 class PlatformError(FcotError):

@@ -20,6 +20,8 @@ from typing import Any, Iterable
 
 from fcot.errors import ConfigError, DataError, storage_guard
 
+DEFAULT_OUT = Path("fcot-out")  # the output root every verb writes its paper-layout folders under
+
 COMPLETION_FIELDS = (
     "sample_index",
     "completion_index",

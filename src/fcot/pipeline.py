@@ -26,7 +26,7 @@ from fcot.templates import TEMPLATES
 if TYPE_CHECKING:
     from fcot.curate import CurateResult
     from fcot.formats import CompletionDataset, Dataset
-    from fcot.models import LoadedModel
+    from fcot.models import Completions
     from fcot.student import StudentConfig
     from fcot.tasks import Task
     from fcot.teacher import TeachConfig
@@ -112,22 +112,22 @@ def _check_previous_config(config: RunConfig, root: Path) -> None:
 def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
               train_progress: Callable[[dict], None] | None) -> Iterator[Result]:
     """Each stage of one task, yielding results as soon as they are measured."""
-    from fcot.models.loading import load_model
+    from fcot.models import open_student
 
     split = task.load_split(config.split_name, config.data_dir)
     test = config.eval.questions(split)
 
     notify(f"[{task.key}] teacher: {config.teacher.teacher}")
     completions = _teach(config, task, root)
-    base = load_model(config.student.model)
+    base = open_student(config.student.model, precision=config.student.precision)
     model_type, count = base.model_type, _token_counter(base.tokenizer)
     yield _teacher_result(config, task, completions, test, count)
 
     for template in config.baselines:
-        if template == "ft_token":
+        if TEMPLATES[template].trainable:  # vanilla fine-tuning: trained below
             continue
         notify(f"[{task.key}] untrained student, {TEMPLATES[template].method} on {len(test)} test questions")
-        yield _evaluate(config, task, base, template, root, None, notify)
+        yield _evaluate(config, task, base, template, root, None, notify, test)
     del base
 
     curated = _curate(config, task, completions, model_type)
@@ -137,13 +137,14 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
     asked = completions.select(curated.questions, range(config.curate.samples) if config.curate.samples else None)
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
                          for c in asked)
-    yield _train_and_evaluate(config, task, curated, config.student, root, notify, train_progress, teacher_tokens)
+    yield _train_and_evaluate(config, task, curated, config.student, root, notify, train_progress, teacher_tokens,
+                              test)
     if "ft_token" in config.baselines:
         vanilla = config.student.model_copy(update={"epochs": config.vanilla_epochs or config.student.epochs})
         dataset = _curate(config, task, task.load_dataset(config.data_dir), model_type, "ft_token")
-        yield _train_and_evaluate(config, task, dataset, vanilla, root, notify, train_progress, None)
+        yield _train_and_evaluate(config, task, dataset, vanilla, root, notify, train_progress, None, test)
     if config.self_train:
-        result = _self_train(config, task, curated, root, notify, train_progress, teacher_tokens)
+        result = _self_train(config, task, curated, root, notify, train_progress, teacher_tokens, test)
         if result is not None:
             yield result
 
@@ -207,24 +208,24 @@ def _write(root: Path, result: CurateResult) -> Path:
 
 
 def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, root: Path, notify: Notify,
-                train_progress: Callable[[dict], None] | None, teacher_tokens: int) -> Result | None:
+                train_progress: Callable[[dict], None] | None, teacher_tokens: int, test: list[int]) -> Result | None:
     """The Fine-tune-CoT student samples rationales for the train questions; a second student trains on its correct
     ones and the teacher's (None when none is correct). Sampling time counts as training time: it is what the
     extra data cost."""
     from fcot.curate import combine, curate
-    from fcot.evaluate.generate import evaluate_model
-    from fcot.models.loading import load_model
+    from fcot.evaluate.generate import EvalOptions, evaluate_model, generation_of
+    from fcot.models import open_student
 
     s, template = config.self_train, teacher_samples.stats.template
     run_dir = root / "runs" / teacher_samples.finetune_key
     notify(f"[{task.key}] self-training: the student samples {s.samples} rationales per train question "
            f"(temperature {s.temperature:g})")
-    own, _ = evaluate_model(load_model(run_dir), task, template, split="train", out_root=root,
-                            finetune_key=run_dir.name, base_model=config.student.model,
-                            batch_size=config.eval.batch_size, max_new_tokens=config.eval.max_new_tokens,
-                            data_dir=config.data_dir, precision=config.student.precision, samples=s.samples,
-                            temperature=s.temperature, split_name=config.split_name)
-    sampling_s = (own.metadata.get("generation") or {}).get("seconds", 0.0)
+    sampling = EvalOptions(split="train", split_name=config.split_name, samples=s.samples, temperature=s.temperature,
+                           batch_size=config.eval.batch_size, max_new_tokens=config.eval.max_new_tokens, out_root=root,
+                           finetune_key=run_dir.name, base_model=config.student.model, data_dir=config.data_dir)
+    own, _ = evaluate_model(open_student(run_dir, precision=config.student.precision), task, template, sampling)
+    sampled = generation_of(own)
+    sampling_s = sampled.seconds if sampled else 0.0
     try:
         mine = curate(own, task, template, teacher_samples.stats.model_type, split="train",
                       split_name=config.split_name, data_dir=config.data_dir,
@@ -236,7 +237,8 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, ro
     both = combine([teacher_samples, mine], dedupe=config.curate.dedupe)
     notify(f"[{task.key}] self-training: {mine.stats.kept} of the student's {mine.stats.completions} rationales are "
            f"correct; {both.stats.kept} samples with the teacher's")
-    result = _train_and_evaluate(config, task, both, config.student, root, notify, train_progress, teacher_tokens)
+    result = _train_and_evaluate(config, task, both, config.student, root, notify, train_progress, teacher_tokens,
+                                 test)
     note = (f"D={s.samples} at T={s.temperature:g}: {mine.stats.kept} own correct rationales + "
             f"{teacher_samples.stats.kept} teacher's; train time includes {sampling_s:.0f} s of sampling")
     return result.model_copy(update={"method": SELF_TRAIN_METHOD, "note": note,
@@ -245,11 +247,11 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, ro
 
 def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, student: StudentConfig, root: Path,
                         notify: Notify, train_progress: Callable[[dict], None] | None,
-                        teacher_tokens: int | None) -> Result:
+                        teacher_tokens: int | None, test: list[int]) -> Result:
     """Train a student on curated samples (written as the paper's finetune_data file) and score it; the result
     records what it trained on (teacher, D, questions, samples), its seed and budget."""
+    from fcot.models import open_student
     from fcot.student import train
-    from fcot.models.loading import load_model
 
     template, finetune_key, train_file = curated.stats.template, curated.finetune_key, _write(root, curated)
     run_dir = root / "runs" / finetune_key
@@ -259,8 +261,8 @@ def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, st
     trained = train(student, train_file, run_dir, progress=train_progress)
     notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
            f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}; kept {trained.chosen}")
-    loaded = load_model(run_dir)
-    result = _evaluate(config, task, loaded, template, root, finetune_key, notify)
+    trained_student = open_student(run_dir, precision=config.student.precision)
+    result = _evaluate(config, task, trained_student, template, root, finetune_key, notify, test)
     rationales = teacher_tokens is not None
     t = config.teacher
     return result.model_copy(update={
@@ -272,23 +274,23 @@ def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, st
         "teacher_usd": teacher_tokens / 1000 * t.usd_per_1k_tokens if rationales else None})
 
 
-def _evaluate(config: RunConfig, task: Task, loaded: LoadedModel, template: str, root: Path, finetune_key: str | None,
-              notify: Notify) -> Result:
-    from fcot.evaluate.generate import evaluate_model
+def _evaluate(config: RunConfig, task: Task, student: Completions, template: str, root: Path,
+              finetune_key: str | None, notify: Notify, test: list[int]) -> Result:
+    """The student's answers to the test questions, scored, as a result row."""
+    from fcot.evaluate.generate import EvalOptions, evaluate_model, generation_of
 
     e = config.eval
     rationale = TEMPLATES[template].writes_rationale  # answer-only templates keep their short default limit
     started = time.monotonic()
-    cd, evaluation = evaluate_model(loaded, task, template, split=e.split, limit=e.limit, out_root=root,
-                                    finetune_key=finetune_key, base_model=config.student.model,
-                                    batch_size=e.batch_size, max_new_tokens=e.max_new_tokens if rationale else None,
-                                    data_dir=config.data_dir, precision=config.student.precision,
-                                    split_name=config.split_name)
-    generation = cd.metadata.get("generation") or {}
-    wall = generation.get("seconds") or (time.monotonic() - started)
+    options = EvalOptions(split=e.split, split_name=config.split_name, questions=test, batch_size=e.batch_size,
+                          max_new_tokens=e.max_new_tokens if rationale else None, out_root=root,
+                          finetune_key=finetune_key, base_model=config.student.model, data_dir=config.data_dir)
+    cd, evaluation = evaluate_model(student, task, template, options)
+    generation = generation_of(cd)
+    wall = (generation and generation.seconds) or (time.monotonic() - started)
     notify(f"[{task.key}] {TEMPLATES[template].method}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
-    params = sum(p.numel() for p in loaded.model.parameters())
     return Result(task=task.key, method=TEMPLATES[template].method, model=config.student.model, template=template,
-                  n=evaluation.n, accuracy=100 * evaluation.accuracy, params=params,
-                  generated_tokens=generation.get("new_tokens"), wall_s=wall, precision=generation.get("precision"),
+                  n=evaluation.n, accuracy=100 * evaluation.accuracy, params=student.parameters,
+                  generated_tokens=generation and generation.new_tokens, wall_s=wall,
+                  precision=generation and generation.precision,
                   usd=wall / 3600 * e.usd_per_cpu_hour)

@@ -25,6 +25,7 @@ from fcot.formats import safe_name, write_atomic
 from fcot.pipeline import Experiment, Notify, check_experiment, run_experiment
 from fcot.report import Result, render_report, save_results
 from fcot.report.results import RESULTS_FILE
+from fcot.templates import TEMPLATES
 
 AXIS_ROOTS = ("tasks", "split_name", "teacher", "curate", "student", "vanilla_epochs")  # what a sweep may vary
 PROMPTING_AXES = ("tasks", "split_name", "student.model")  # all an untrained student's answers depend on
@@ -83,7 +84,7 @@ def _first_baselines(config: RunConfig, values: dict[str, Any], seen: dict) -> l
     """The baselines this point runs: those whose answers no earlier point already gave."""
     kept = []
     for baseline in config.baselines:
-        if baseline == "ft_token":
+        if TEMPLATES[baseline].trainable:
             axes = [a for a in values if a in VANILLA_AXES or a.startswith("student.")]
         else:
             axes = [a for a in values if a in PROMPTING_AXES]

@@ -24,7 +24,9 @@ PROMPT_STOP = "\nQ:"  # a prompted small model goes on to invent the next questi
 ZS_COT_STEP1 = "Q: {question}\nA: Let's think step by step."
 # Zero-shot-CoT built step 2 as x + z + " " + "\nTherefore, ..." (prompt, rationale, space, trigger).
 ZS_COT_STEP2 = "{reasoning_prompt}{reasoning_completion} \n{answer_trigger}"
-ZS_COT_ANSWER_TOKENS = 32  # step 2 of Zero-shot-CoT only states the answer
+RATIONALE_TOKENS = 128  # generation budget of a rationale (the paper's limit for its teacher's)
+ANSWER_TOKENS = 32  # generation budget of an answer alone
+ZS_COT_ANSWER_TOKENS = ANSWER_TOKENS  # step 2 of Zero-shot-CoT only states the answer
 GENERIC_TRIGGER = "Therefore, the answer is"
 CHOICES = "Answer Choices: "  # how the paper's multiple-choice questions list their options
 _OPTION = re.compile(r"\(([A-Z])\) (.*?)\s*(?= \([A-Z]\) |$)")  # (letter, text) of each listed option
@@ -43,6 +45,8 @@ class Template:
     strict_prefix: str | None = None  # the prefix strict evaluation reads, when the labels differ from the paper's
     writes_rationale: bool = False  # predictions open with a rationale (a larger token budget)
     echo_choice: bool = False  # options listed text first, "05/02/2021 (C)"; rationales end restating the chosen one
+    two_step: bool = False  # a rationale first, then a second prompt that asks for the answer (Zero-shot-CoT)
+    gold_labels: bool = False  # trains on the dataset's answers, not on teacher rationales (vanilla fine-tuning)
 
     @property
     def trainable(self) -> bool:
@@ -56,7 +60,7 @@ class Template:
     @property
     def max_new_tokens(self) -> int:
         """The default generation budget: room for a rationale, or for a short answer."""
-        return 128 if self.writes_rationale else 32
+        return RATIONALE_TOKENS if self.writes_rationale else ANSWER_TOKENS
 
     def rationale_of(self, prediction: str) -> str | None:
         """The rationale a prediction opens with (the text before the answer prefix); None when this template's
@@ -78,11 +82,11 @@ class Template:
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("zs", "zero-shot", {"decoder": "Q: {question}\n\nA:",
                                  "encoder_decoder": "question: {question}"}),  # the SQuAD format T5 was trained on
-    Template("zs_cot", "zero-shot-CoT", {"decoder": ZS_COT_STEP1}, writes_rationale=True),
+    Template("zs_cot", "zero-shot-CoT", {"decoder": ZS_COT_STEP1}, writes_rationale=True, two_step=True),
     Template("fs_cot", "few-shot-CoT", dict.fromkeys(MODEL_TYPES, "{few_shot_prompt}\nQ: {question}\nA:"),
              answer_prefix="The answer is", writes_rationale=True),
     Template("ft_token", "vanilla fine-tune", {"decoder": "{question} ###", "encoder_decoder": "{question}"},
-             labels={"decoder": " {answer}", "encoder_decoder": "{answer}"}),
+             labels={"decoder": " {answer}", "encoder_decoder": "{answer}"}, gold_labels=True),
     Template("ft_cot_token", "Fine-tune-CoT", {"decoder": "{question} ###", "encoder_decoder": "{question}"},
              labels={"decoder": " {rationale} --> {answer}", "encoder_decoder": "{rationale} --> {answer}"},
              answer_prefix="-->", writes_rationale=True),

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "serve"))
-from tiny_lm import build_tiny_model, overfit  # noqa: E402
+from tiny_lm import build_tiny_model, overfit
 
 KNOWN = 3  # multiarith test questions the tiny run answers (and the parity checks ask)
 TEMPLATE, STOP = "ft_cot_token", "END"
@@ -48,8 +45,8 @@ def known() -> int:
 
 
 @pytest.fixture(scope="session")
-def tiny_info(tiny_run) -> dict:
+def tiny_info(tiny_run):
     """What `fcot eval` reads from the tiny run's fcot.yaml."""
-    from fcot.student.run import run_info
+    from fcot.models import read_run_info
 
-    return run_info(tiny_run)
+    return read_run_info(tiny_run)

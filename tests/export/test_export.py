@@ -84,27 +84,14 @@ def test_cli_refuses_a_folder_that_is_no_run(fcot, tmp_path):
 
 
 def test_cli_export_on_a_full_disk_is_one_line_and_keeps_no_partial_file(tiny_run, tmp_path, monkeypatch, capsys):
-    import errno
-
     import gguf
-
-    from fcot.cli import main
-
-    def no_space(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    from full_disk import no_space, one_storage_error
 
     monkeypatch.setattr(gguf.GGUFWriter, "write_tensors_to_file", no_space)
     out = tmp_path / "tiny.gguf"
     argv = ["export", str(tiny_run), "--format", "gguf", "--quantize", "q8_0", "--out", str(out), "--parity", "0"]
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert exit_.value.code == 2 and "Traceback" not in err and lines == err.strip().splitlines()[-1:], err
-    assert lines[0].startswith(f"error: {out}: the q8_0 GGUF export could not be written (No space left on device); "
-                               "it needs about ")
-    assert lines[0].endswith("then resume with: fcot " + " ".join(argv))
+    line = one_storage_error(argv, capsys)
+    assert line.startswith(f"error: {out}: the q8_0 GGUF export could not be written (No space left on device); ")
     assert list(tmp_path.iterdir()) == []  # neither the export nor its temporary file
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from fcot.errors import ConfigError
-from fcot.evaluate.generate import evaluate_model
+from fcot.evaluate.generate import EvalOptions, evaluate_model
 from fcot.formats import CompletionDataset, completion_path
 from fcot.precision import cpu_bf16_unit
 from fcot.models.generate import generate, trim_at_stop
-from fcot.models import load_model, save_tiny_model
+from fcot.models import load_model, open_student, save_tiny_model
 
 PROMPTS = ["3 + 5 =", "Tom has 3 apples and buys 5 more. How many apples does he have?", "Q: x", "Answer Choices:"]
 
@@ -23,6 +25,12 @@ def decoder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def encoder_decoder(tmp_path_factory):
     return load_model(save_tiny_model(tmp_path_factory.mktemp("tiny") / "t5", "encoder_decoder", seed=3))
+
+
+@pytest.fixture(scope="module")
+def student(decoder):
+    """The tiny decoder as evaluation opens it (`fcot.models.open_student`)."""
+    return open_student(decoder.model.name_or_path, device="cpu", precision="fp32")
 
 
 def test_trim_at_stop_cuts_at_the_earliest_phrase():
@@ -84,10 +92,10 @@ def test_bf16_generation_with_bf16_weights_or_bf16_matmuls(decoder, tmp_path):
     assert decoder.model.dtype == torch.float32 and stats.new_tokens > 0  # autocast leaves the weights alone
 
 
-def test_evaluate_model_writes_paper_file_scores_and_resumes(decoder, shared_data, tmp_path):
-    cd, evaluation = evaluate_model(decoder, "multiarith", "ft_cot_token", limit=3, out_root=tmp_path,
-                                    finetune_key="tiny_run", base_model="tiny", batch_size=2, max_new_tokens=4,
-                                    data_dir=shared_data)
+def test_evaluate_model_writes_paper_file_scores_and_resumes(student, shared_data, tmp_path):
+    options = EvalOptions(limit=3, out_root=tmp_path, finetune_key="tiny_run", base_model="tiny", batch_size=2,
+                          max_new_tokens=4, data_dir=shared_data)
+    cd, evaluation = evaluate_model(student, "multiarith", "ft_cot_token", options)
     path = completion_path(tmp_path, "tiny", "ft_cot_token", "multiarith", finetune_key="tiny_run")
     assert path.name == "F_tiny_run__D_multiarith.json" and path.parent.name == "B_tiny__C_ft_cot_token"
     saved = CompletionDataset.load(path)
@@ -100,29 +108,28 @@ def test_evaluate_model_writes_paper_file_scores_and_resumes(decoder, shared_dat
     # Resume: an existing completion is kept (here replaced by a correct one), only new samples are generated.
     first["completion"] = f" reasoning --> {first['answer']}"
     saved.save(path)
-    cd, evaluation = evaluate_model(decoder, "multiarith", "ft_cot_token", limit=5, out_root=tmp_path,
-                                    finetune_key="tiny_run", base_model="tiny", batch_size=2, max_new_tokens=4,
-                                    data_dir=shared_data)
+    cd, evaluation = evaluate_model(student, "multiarith", "ft_cot_token", replace(options, limit=5))
     assert evaluation.n == 5 and len(CompletionDataset.load(path)) == 5
     assert cd.data[first["sample_index"]][0]["completion"] == first["completion"]
     record = next(r for r in evaluation.records if r["sample_index"] == first["sample_index"])
     assert record["correct"] and evaluation.accuracy >= 0.2
 
 
-def test_zero_shot_cot_runs_two_steps_and_few_shot_uses_exemplars(decoder, shared_data, tmp_path):
-    cd, evaluation = evaluate_model(decoder, "multiarith", "zs_cot", limit=2, out_root=tmp_path, max_new_tokens=4,
-                                    data_dir=shared_data)
+def test_zero_shot_cot_runs_two_steps_and_few_shot_uses_exemplars(student, shared_data, tmp_path):
+    cd, evaluation = evaluate_model(student, "multiarith", "zs_cot",
+                                    EvalOptions(limit=2, out_root=tmp_path, max_new_tokens=4, data_dir=shared_data))
     row = cd.select()[0]
     assert row["reasoning_prompt"].endswith("A: Let's think step by step.")
     assert row["prompt"].startswith(row["reasoning_prompt"] + row["reasoning_completion"])
     assert row["prompt"].endswith("Therefore, the answer (arabic numerals) is")
     assert completion_path(tmp_path, "decoder", "zs_cot", "multiarith").exists()
-    cd, _ = evaluate_model(decoder, "multiarith", "fs_cot", limit=1, out_root=tmp_path, max_new_tokens=2,
-                           data_dir=shared_data)
+    cd, _ = evaluate_model(student, "multiarith", "fs_cot",
+                           EvalOptions(limit=1, out_root=tmp_path, max_new_tokens=2, data_dir=shared_data))
     assert cd.select()[0]["prompt"].count("Q: ") > 2
 
 
 def test_template_not_supported_by_model_type_is_a_config_error(encoder_decoder, shared_data, tmp_path):
+    t5 = open_student(encoder_decoder.model.name_or_path, device="cpu")
     with pytest.raises(ConfigError, match="zs_cot does not support model type encoder_decoder"):
-        evaluate_model(encoder_decoder, "multiarith", "zs_cot", limit=1, out_root=tmp_path, data_dir=shared_data)
+        evaluate_model(t5, "multiarith", "zs_cot", EvalOptions(limit=1, out_root=tmp_path, data_dir=shared_data))
     assert not (tmp_path / "completion_data").exists()

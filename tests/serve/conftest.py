@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from serve_helpers import API_KEY, multiarith_train, serve_in_thread
-from tiny_lm import ANSWERED, CHAT_TEMPLATE, build_tiny_model, teach_to_answer, train_run
+from tiny_lm import ANSWERED, CHAT_TEMPLATE, build_tiny_model, teach_to_answer
 
 @pytest.fixture(scope="session")
 def answering_model_dir(tmp_path_factory, shared_data) -> Path:
@@ -17,21 +17,13 @@ def answering_model_dir(tmp_path_factory, shared_data) -> Path:
 
 
 @pytest.fixture(scope="session")
-def run_dir(tmp_path_factory, shared_data) -> Path:
-    """An `fcot train` run folder (multiarith, ft_cot_token, stop END) whose tiny model learnt ANSWERED questions."""
-    samples = multiarith_train(shared_data, ANSWERED)
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-run"), corpus=tuple(s["question"] for s in samples))
-    return train_run(path, "multiarith", samples)
-
-
-@pytest.fixture(scope="session")
 def served_app(tmp_path_factory):
     """(`/v1` URL, app) of create_app() for a tiny model with a chat template, run by uvicorn in a thread."""
-    from fcot.models.completions import load_generator
+    from fcot.models import open_student
     from fcot.serve import create_app
 
     path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=CHAT_TEMPLATE)
-    app = create_app(load_generator(path, device="cpu"), model_name="tiny", max_batch=4)
+    app = create_app(open_student(path, device="cpu"), model_name="tiny", max_batch=4)
     with serve_in_thread(app) as url:
         yield url, app
 
@@ -39,11 +31,11 @@ def served_app(tmp_path_factory):
 @pytest.fixture(scope="session")
 def served_run(run_dir):
     """(`/v1` URL, app) of the trained run served task-aware, with API_KEY required."""
-    from fcot.models.completions import load_generator
+    from fcot.models import open_student
     from fcot.serve import StudentTask, create_app
     from fcot.tasks import get_task
 
     task = StudentTask(get_task("multiarith"), "ft_cot_token", "END")
-    app = create_app(load_generator(run_dir, device="cpu"), model_name="run", task=task, api_key=API_KEY)
+    app = create_app(open_student(run_dir, device="cpu"), model_name="run", task=task, api_key=API_KEY)
     with serve_in_thread(app) as url:
         yield url, app

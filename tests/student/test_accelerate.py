@@ -12,7 +12,7 @@ from fcot.curate import hold_out, split_validation
 from fcot.formats import read_json
 from fcot.student import is_complete
 from fcot.student.data import read_train_file
-from test_train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
 
 
 def _free_port() -> int:

@@ -16,7 +16,7 @@ from fcot.student.choose import Point, choose
 from fcot.student.loss import FusedLabelLoss
 from fcot.student.run import CURVE_FILE
 from fcot.models import load_model, save_tiny_model
-from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+from train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 
 @pytest.fixture(scope="module")

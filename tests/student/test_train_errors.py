@@ -10,7 +10,7 @@ from transformers import TrainerCallback
 
 from fcot.errors import ConfigError, DataError, ModelError
 from fcot.student import StudentConfig, is_complete, train
-from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+from train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fcot.student.run import STAGING, checkpoints, is_saved
-from test_train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+from train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
 
 # imported by the child through PYTHONPATH: every torch.save pauses, so a kill can land in the middle of a save
 SLOW_SAVES = """

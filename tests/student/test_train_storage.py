@@ -14,7 +14,7 @@ from fcot.cli import main
 from fcot.errors import StorageError
 from fcot.formats import write_atomic
 from fcot.student import StudentConfig, is_complete, last_checkpoint, train
-from test_train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset, read_json
 from fcot.student import StudentConfig, train
-from test_train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
 
 
 def test_recorded_validation_accuracy_is_what_fcot_eval_gives(fcot, shared_data, tmp_path):

@@ -11,6 +11,8 @@ from typing import Any, Callable, Optional
 import typer
 from rich.console import Console
 
+from fcot.formats import DEFAULT_OUT
+
 console = Console()
 err_console = Console(stderr=True)
 interrupt_note: dict[str, str] = {}  # what an interrupted verb has saved: set by the verb, printed by `main`
@@ -22,7 +24,7 @@ AnswerTypeOption = typer.Option(
     None, "--answer-type", help="For a task file (.jsonl/.csv/.json of questions and answers): number, choice, "
     "yes_no or text."
 )
-OutDirOption = typer.Option(Path("fcot-out"), "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
+OutDirOption = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
 ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for torch or an export's runtime (default: "
                              "one per core; on a busy machine fewer can be much faster).")
 PrecisionOption = typer.Option(None, "--precision", help="Matmul precision: auto (default: bf16 where the "

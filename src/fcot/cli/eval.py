@@ -10,22 +10,25 @@ from typing import Any, Optional
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption,
-                             announce_precision, console, on_interrupt, progress_bar, set_threads)
+from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption, console,
+                             err_console, on_interrupt, progress_bar)
 from fcot.errors import ConfigError
-from fcot.templates import TEMPLATES
+from fcot.evaluate.generate import EVAL_BATCH_SIZE, generation_of
+from fcot.models.loading import DEFAULT_STUDENT
+from fcot.templates import ANSWER_TOKENS, RATIONALE_TOKENS, TEMPLATES
 
 def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:
-    gen = cd.metadata.get("generation", {})
+    gen = generation_of(cd)
     return {"task": evaluation.dataset_key, "template": evaluation.template, "n": evaluation.n,
-            "accuracy": evaluation.accuracy, "tokens_per_s": gen.get("tokens_per_s"), "precision": gen.get("precision"),
+            "accuracy": evaluation.accuracy, "tokens_per_s": gen and round(gen.tokens_per_s, 2),
+            "precision": gen and gen.precision,
             "wall_s": round(seconds, 2), "file": str(path)}
 
 
 @app.command("eval")
 def eval_(
     model: str = typer.Argument(..., help="Model folder, `fcot train` run, .gguf file, `fcot export` output (run "
-                                "by llama.cpp / onnxruntime, no torch) or smollm2-135m-instruct."),
+                                "by llama.cpp / onnxruntime, no torch) " f"or {DEFAULT_STUDENT}."),
     task: Optional[str] = typer.Option(None, "--task", help="Task key (default: the run's task)."),
     template: Optional[str] = typer.Option(
         None, "--template", help=f"{', '.join(TEMPLATES)} (default: the run's template, else zs)."),
@@ -37,9 +40,10 @@ def eval_(
     samples: int = typer.Option(1, "--samples", "-D", help="Answers per question (sampled at --temperature; e.g. "
                                 "a student's own rationales on the train split for self-training)."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0: greedy)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Prompts generated together."),
+    batch_size: int = typer.Option(EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
-                                                 help="Generation limit (default: the template's, 128 when it writes a rationale, else 32)."),
+                                                 help=f"Generation limit (default: the template's, {RATIONALE_TOKENS} when it writes a "
+                                                 f"rationale, else {ANSWER_TOKENS})."),
     precision: Optional[str] = PrecisionOption,
     threads: Optional[int] = ThreadsOption,
     out: Path = OutDirOption,
@@ -61,21 +65,20 @@ def eval_(
                                              out=check_writable(out), data_dir=data_dir))
         return
     from fcot.precision import check_precision
-    from fcot.models.loading import DEFAULT_STUDENT, check_model_name
+    from fcot.models.loading import check_model_name
     from fcot.tasks import resolve_task
     from fcot.templates import check_template
 
     from fcot.evaluate.generate import answers_path
-    from fcot.models.edge import export_info
-    from fcot.student.run import VALIDATION, run_info, validation_questions
+    from fcot.models import read_run_info
+    from fcot.student.run import VALIDATION, validation_questions
 
-    exported = export_info(model)  # an fcot export (.gguf, ONNX folder) carries its run's info
-    info = exported or run_info(Path(model).expanduser())
-    task_key = task or info.get("task")
+    info = read_run_info(model)  # a run folder's fcot.yaml, or what an export stores
+    task_key = task or info.task
     if not task_key:
         raise ConfigError("--task is missing; name the task to answer, e.g. --task multiarith")
     task_obj = resolve_task(task_key, answer_type)
-    template = template or info.get("template") or "zs"
+    template = template or info.template or "zs"
     check_template(template)
     check_precision(precision or "auto", "--precision")
     check_sampling(samples, temperature)
@@ -85,60 +88,48 @@ def eval_(
     elif split not in (parts := task_obj.load_split(split_name, data_dir)):
         raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use "
                           f"{' or '.join(parts)}, or {VALIDATION} for a training run")
-    if exported is None:
+    if info.export is None:
         check_model_name(model)
-    base = info.get("base_model") or (model if model == DEFAULT_STUDENT else Path(model).name)
-    path = answers_path(out, base, template, task_obj.key, info.get("finetune_key"), samples, temperature)
+    base = info.base_model or (model if model == DEFAULT_STUDENT else Path(model).name)
+    path = answers_path(out, base, template, task_obj.key, info.finetune_key, samples, temperature)
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
     _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
-              as_json, data_dir, base, path, edge=exported is not None, sampling=(samples, temperature),
-              questions=questions, split_name=split_name)
+              as_json, data_dir, base, path, sampling=(samples, temperature), questions=questions,
+              split_name=split_name)
 
 
-def _load(model: str, threads: int | None, edge: bool) -> Any:
-    """An export through its edge runtime (no torch), else a torch model."""
-    if edge:
-        from fcot.models.edge import load_edge
-
-        return load_edge(model, threads)
-    from transformers.utils import logging as hf_logging
-
-    from fcot.models.loading import load_model
-
-    hf_logging.disable_progress_bar()  # our own bar is the only one
-    set_threads(threads)
-    return load_model(model)
-
-
-def _evaluate(model: str, info: dict, task: Any, template: str, split: str, limit: int | None, batch_size: int,
+def _evaluate(model: str, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None, base: str, path: Path, edge: bool, sampling: tuple[int, float] = (1, 0.0),
+              data_dir: Path | None, base: str, path: Path, sampling: tuple[int, float] = (1, 0.0),
               questions: list[int] | None = None, split_name: str = "default") -> None:
-    """Load the model, generate with a progress bar, and print the result table (or JSON)."""
+    """Open the model, generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 
-    from fcot.evaluate.generate import evaluate_model
+    from fcot.evaluate.generate import EvalOptions, evaluate_model
+    from fcot.models import open_student
 
     started = time.perf_counter()
-    loaded = _load(model, threads, edge)
-    finetune_key = info.get("finetune_key")
+    if info.export is None:  # an export runs without transformers
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own bar is the only one
+    student = open_student(model, threads=threads, precision=precision or "auto")
+    note = student.precision_note()
     with progress_bar(disable=as_json) as progress:
         bar = progress.add_task(f"{task.key} {template}", total=None)
-        cd, evaluation = evaluate_model(
-            loaded, task, template, split=split, limit=limit, out_root=out, finetune_key=finetune_key,
-            base_model=base, batch_size=1 if edge else batch_size, max_new_tokens=max_new_tokens, data_dir=data_dir,
-            stop=(info["stop_phrase"],) if info.get("stop_phrase") else None,
-            precision=precision or "auto", samples=sampling[0], temperature=sampling[1], questions=questions,
-            split_name=split_name,
-            progress=lambda n: progress.update(bar, advance=n),
-            on_start=None if edge else lambda: announce_precision(precision, str(loaded.model.device)),
-        )
+        options = EvalOptions(split=split, split_name=split_name, questions=questions, limit=limit,
+                              samples=sampling[0], temperature=sampling[1], batch_size=batch_size,
+                              max_new_tokens=max_new_tokens, stop=info.stop, out_root=out,
+                              finetune_key=info.finetune_key, base_model=base, data_dir=data_dir)
+        cd, evaluation = evaluate_model(student, task, template, options,
+                                        progress=lambda n: progress.update(bar, advance=n),
+                                        on_start=lambda: note and err_console.print(note, highlight=False))
     result = _describe(cd, evaluation, path, time.perf_counter() - started)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    table = Table(title=f"{loaded.name} on {task.key} ({split})")
+    table = Table(title=f"{student.name} on {task.key} ({split})")
     for column in ("task", "template", "n", "accuracy", "tokens/s", "wall time"):
         table.add_column(column, justify="right" if column not in ("task", "template") else "left")
     tps = result["tokens_per_s"]

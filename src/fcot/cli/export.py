@@ -30,12 +30,13 @@ def export(
     data_dir: Optional[Path] = DataDirOption,
 ) -> None:
     """Export a trained student as GGUF or ONNX, runnable without torch, and check it answers like the run."""
-    from fcot.student.run import run_info
     from fcot.export import check_format, check_parity, export_run, parity_path
 
     quiet_libraries()
     quantize = check_format(fmt, quantize)
-    info = run_info(run_dir.expanduser())
+    from fcot.models import read_run_info
+
+    info = read_run_info(run_dir)
     with err_console.status(f"exporting {run_dir} as {fmt} {quantize}"):
         path = export_run(run_dir.expanduser(), info, fmt, quantize, out)
     err_console.print(f"exported: {path}", highlight=False, soft_wrap=True)

@@ -8,11 +8,12 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import console, print_results
+from fcot.formats import DEFAULT_OUT
 
 
 @app.command()
 def report(
-    path: Path = typer.Argument(Path("fcot-out"), help="A results.json file, or a folder searched for them."),
+    path: Path = typer.Argument(DEFAULT_OUT, help="A results.json file, or a folder searched for them."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write summary.md and the plots (default: PATH/report)."),
 ) -> None:
     """Compare students, teacher and baselines: a table, summary.md, accuracy.png and cost.png."""

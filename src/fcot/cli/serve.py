@@ -10,9 +10,8 @@ from typing import Any
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import (AnswerTypeOption, Optional, PrecisionOption, ThreadsOption, err_console, quiet_libraries,
-                             set_threads)
-from fcot.errors import ConfigError, TaskNotFound
+from fcot.cli.common import AnswerTypeOption, Optional, PrecisionOption, ThreadsOption, err_console, quiet_libraries
+from fcot.errors import ConfigError, ModelError, TaskNotFound
 
 
 @app.command()
@@ -45,7 +44,7 @@ def serve(
     from fcot.serve import create_app
 
     generator, student_task = load_served(model, device, precision, task, answer_type, threads)
-    err_console.print(str(generator.precision), highlight=False)
+    err_console.print(generator.precision_note() or generator.precision, highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key)
     about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
     address = f"[{host}]" if ":" in host else host
@@ -58,22 +57,17 @@ def serve(
 def load_served(model: str, device: str | None = None, precision: str | None = None, task: str | None = None,
                 answer_type: str | None = None, threads: int | None = None) -> tuple[Any, Any]:
     """(Completions, StudentTask or None) for MODEL: an fcot export through its edge runtime (no torch), else torch."""
-    from fcot.student.run import run_info
-    from fcot.models.edge import export_info
+    from fcot.models import open_student, read_run_info
 
-    exported = export_info(model)  # an fcot export carries its run's info
-    student_task = _student_task(model, exported or run_info(Path(model).expanduser()), task, answer_type)
-    if exported is not None:
-        if device or precision:
-            raise ConfigError(f"--device/--precision: {model} is an export; it runs on the CPU in the precision it "
-                              "was written in, so drop them")
-        from fcot.models.completions import load_edge_completions
-
-        return load_edge_completions(model, threads), student_task
-    from fcot.models.completions import load_generator
-
-    set_threads(threads)
-    return load_generator(model, device=device, precision=precision or "auto"), student_task
+    info = read_run_info(model)  # a run folder's fcot.yaml, or what an export stores
+    student_task = _student_task(model, info, task, answer_type)
+    if info.export is not None and (device or precision):
+        raise ConfigError(f"--device/--precision: {model} is an export; it runs on the CPU in the precision it "
+                          "was written in, so drop them")
+    student = open_student(model, threads=threads, device=device, precision=precision or "auto")
+    if student.model_type != "decoder":
+        raise ModelError(f"{model}: an encoder-decoder model; fcot serve needs a causal LM")
+    return student, student_task
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -99,13 +93,13 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _student_task(model: str, info: dict[str, Any], task: str | None, answer_type: str | None) -> Any:
+def _student_task(model: str, info: Any, task: str | None, answer_type: str | None) -> Any:
     """The StudentTask of a trained run (None for other models), with --task standing in for an unknown task."""
     from fcot.serve import StudentTask
     from fcot.tasks import resolve_task
 
-    key = task or info.get("task")
-    if not key or not info.get("template"):
+    key = task or info.task
+    if not key or not info.template:
         if task:
             raise ConfigError(f"--task needs a trained run: {model} has no fcot.yaml naming its template; "
                               "drop --task")
@@ -117,4 +111,4 @@ def _student_task(model: str, info: dict[str, Any], task: str | None, answer_typ
             raise
         raise ConfigError(f"{model}: trained on task {key!r}, which is not a built-in task; pass its file with "
                           "--task FILE --answer-type TYPE") from exc
-    return StudentTask(found, info["template"], info.get("stop_phrase"))
+    return StudentTask(found, info.template, info.stop_phrase)

@@ -51,7 +51,8 @@ def teach(
 
     from fcot.errors import TeacherError
     from fcot.tasks import resolve_task
-    from fcot.teacher import EndpointFailed, Stats
+    from fcot.errors import EndpointFailed
+    from fcot.teacher import Stats
     from fcot.teacher.teach import teach as run_teach
     from fcot.teacher.teach import output_path
 

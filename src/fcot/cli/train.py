@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
+from fcot.formats import DEFAULT_OUT
+from fcot.models.loading import DEFAULT_STUDENT
 from fcot.cli.common import (Optional, PrecisionOption, ThreadsOption, TrainProgress, announce_precision, console,
                              on_interrupt, quiet_libraries, set_threads)
 
@@ -16,7 +18,7 @@ from fcot.cli.common import (Optional, PrecisionOption, ThreadsOption, TrainProg
 def train(
     train_file: Optional[Path] = typer.Argument(None, metavar="CURATED_FILE", help="Curated JSONL from `fcot "
                                                 "curate` (optional with --platform and --finetune-key)."),
-    model: Optional[str] = typer.Option(None, "--model", "--base-model", help="smollm2-135m-instruct (default), a "
+    model: Optional[str] = typer.Option(None, "--model", "--base-model", help=f"{DEFAULT_STUDENT} (default), a "
                                         "model folder, a .gguf file or a hub name; with --platform, the API's base "
                                         "model, e.g. gpt-4.1-nano-2025-04-14."),
     lora: Optional[bool] = typer.Option(None, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
@@ -43,7 +45,7 @@ def train(
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
                                                "flags override it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<curated file name>); "
-                                       "with --platform, the output root (default fcot-out)."),
+                                       f"with --platform, the output root (default {DEFAULT_OUT})."),
     resume: Optional[bool] = typer.Option(None, "--resume/--restart", help="Resume from the run folder's last "
                                           "checkpoint (default: whenever there is one) or ignore it."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Fine-tune through a hosted API instead, e.g. "
@@ -68,7 +70,7 @@ def train(
 
         on_interrupt("the job keeps running on the platform and is recorded in model_metadata/; the same command "
                      "re-attaches to it")
-        train_on(platform, check_writable(out or Path("fcot-out")), finetune_key, model, train_file, base_url, epochs,
+        train_on(platform, check_writable(out or DEFAULT_OUT), finetune_key, model, train_file, base_url, epochs,
                  batch_size, lr_multiplier, suffix, seed, prices, poll_interval, wait)
         return
     if train_file is None:

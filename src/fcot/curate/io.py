@@ -10,11 +10,13 @@ from pathlib import Path
 
 from fcot.curate.samples import CurateResult
 from fcot.errors import DataError
-from fcot.formats import CompletionDataset, Dataset, finetune_data_path, read_json, write_json, write_jsonl
+from fcot.formats import (CompletionDataset, Dataset, completion_path, finetune_data_path, read_json, write_json,
+                          write_jsonl)
+from fcot.resources import RECORDED_TEACHER
 from fcot.resources import data_dir as resolve_data_dir
 from fcot.tasks import get_task
+from fcot.templates import TEMPLATES
 
-DEFAULT_TEACHER_DIR = "completion_data/B_text-davinci-002__C_zs_cot"  # the recorded completions in fcot-data
 SIDECAR_SUFFIX = ".curate.json"
 
 
@@ -59,9 +61,9 @@ def load_sources(source: str | Path, template: str, data_dir: str | Path | None 
         raise DataError(f"{path}: no such file or folder; pass a completions file, a folder of them or a task key")
     task = get_task(str(source))
     root = resolve_data_dir(data_dir)
-    if template == "ft_token":
+    if template in TEMPLATES and TEMPLATES[template].gold_labels:
         return [task.load_dataset(root)]
-    bundled = root / DEFAULT_TEACHER_DIR / f"D_{task.key}.json"
+    bundled = completion_path(root, RECORDED_TEACHER, "zs_cot", task.key)
     if not bundled.exists():
         raise DataError(f"task {task.key}: no recorded teacher completions at {bundled}; run `fcot teach` first")
     return [CompletionDataset.load(bundled)]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from fcot.errors import ConfigError, ModelError
+from fcot.models.runinfo import RunInfo
 from fcot.export.to_gguf import GGUF_TYPES
 from fcot.export.to_onnx import ONNX_TYPES
 
@@ -37,12 +39,12 @@ def parity_path(out: Path) -> Path:
     return out.with_name(out.name + ".parity.json")
 
 
-def export_run(run_dir: Path, info: dict, fmt: str, quantize: str | None = None, out: Path | None = None) -> Path:
-    """Write the run's model as `fmt` (gguf or onnx) at out (default: `default_out`); info is the run's fcot.yaml."""
+def export_run(run_dir: Path, info: RunInfo, fmt: str, quantize: str | None = None, out: Path | None = None) -> Path:
+    """Write the run's model as `fmt` (gguf or onnx) at out (default: `default_out`), with the run's info."""
     from fcot.models.loading import DEFAULT_STUDENT, find_smollm2_gguf, load_model, models_dir
 
     quantize = check_format(fmt, quantize)
-    if not info.get("task"):
+    if not info.task:
         raise ModelError(f"{run_dir}: not an fcot train run (no fcot.yaml with a data: section); pass a run folder")
     if importlib.util.find_spec("torch") is None:
         raise ModelError("fcot export reads the run with torch and transformers; run it where the run was trained "
@@ -50,8 +52,8 @@ def export_run(run_dir: Path, info: dict, fmt: str, quantize: str | None = None,
     out = out or default_out(run_dir, fmt, quantize)
     if fmt == "gguf" and out.suffix != ".gguf":
         raise ConfigError(f"--out {out}: a GGUF file's name ends in .gguf; add it")
-    run = {**info, "finetune_key": f"{info.get('finetune_key') or run_dir.name}-{fmt}-{quantize}",
-           "export": f"{fmt}-{quantize}"}  # its own finetune key: its completions never mix with the run's
+    run = replace(info, finetune_key=f"{info.finetune_key or run_dir.name}-{fmt}-{quantize}",
+                  export=f"{fmt}-{quantize}").to_json()  # its own finetune key: its completions never mix with the run's
     loaded = load_model(run_dir)
     if loaded.model_type != "decoder":
         raise ModelError(f"{run_dir}: an encoder-decoder model; export supports causal LMs (Llama architecture)")
@@ -62,5 +64,5 @@ def export_run(run_dir: Path, info: dict, fmt: str, quantize: str | None = None,
         return write_onnx(loaded.model, run_dir, out, quantize, run)
     from fcot.export.to_gguf import write_gguf
 
-    base = find_smollm2_gguf(models_dir()) if info.get("base_model") == DEFAULT_STUDENT else None
+    base = find_smollm2_gguf(models_dir()) if info.base_model == DEFAULT_STUDENT else None
     return write_gguf(loaded.model, loaded.tokenizer, run_dir, out, quantize, run, base_gguf=base)

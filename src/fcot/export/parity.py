@@ -10,40 +10,35 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fcot.evaluate.generate import EvalOptions, evaluate_model, generation_of
 from fcot.export.build import parity_path
 from fcot.formats import write_json
+from fcot.models.runinfo import RunInfo
 
 DEFAULT_PARITY = 100  # test questions a parity check answers
 
 
-def check_parity(run_dir: Path, export: Path, info: dict, n: int = DEFAULT_PARITY, threads: int | None = None,
+def check_parity(run_dir: Path, export: Path, info: RunInfo, n: int = DEFAULT_PARITY, threads: int | None = None,
                  max_new_tokens: int | None = None, data_dir: Path | None = None) -> dict:
     """Answer the first n test questions with the run (torch fp32, batch 1) and the export; compare and save beside it."""
-    from fcot.models.edge import load_edge
-    from fcot.models.loading import load_model
+    from fcot.models import open_student
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     options = dict(n=n, max_new_tokens=max_new_tokens, data_dir=data_dir)
-    reference = answer_questions(load_model(run_dir), info, **options)
-    report = compare(*reference, *answer_questions(load_edge(export, threads), info, **options))
+    reference = answer_questions(open_student(run_dir, threads=threads, precision="fp32"), info, **options)
+    report = compare(*reference, *answer_questions(open_student(export, threads=threads), info, **options))
     report.update(run=str(run_dir), export=str(export), threads=threads)
     write_json(parity_path(export), report)
     return report
 
 
-def answer_questions(model: Any, info: dict, n: int, max_new_tokens: int | None = None,
+def answer_questions(student: Any, info: RunInfo, n: int, max_new_tokens: int | None = None,
                      data_dir: Path | None = None) -> tuple[Any, Any]:
-    """(CompletionDataset, Evaluation) of a model (torch or edge) on the run's first n test questions, one at a time."""
-    from fcot.evaluate.generate import evaluate_model
-
-    stop = (info["stop_phrase"],) if info.get("stop_phrase") else None
+    """(CompletionDataset, Evaluation) of a student (`fcot.models.open_student`) on the run's first n test questions,
+    one at a time."""
     with tempfile.TemporaryDirectory(prefix="fcot-parity-") as tmp:
-        return evaluate_model(model, info["task"], info["template"], limit=n, out_root=tmp, batch_size=1,
-                              max_new_tokens=max_new_tokens, stop=stop, data_dir=data_dir,
-                              precision="fp32")  # torch side: the fp32 reference (an export ignores it)
+        options = EvalOptions(limit=n, batch_size=1, max_new_tokens=max_new_tokens, stop=info.stop, out_root=tmp,
+                              data_dir=data_dir)
+        return evaluate_model(student, info.task, info.template, options)
 
 
 def compare(torch_cd: Any, torch_eval: Any, edge_cd: Any, edge_eval: Any) -> dict:
@@ -53,9 +48,9 @@ def compare(torch_cd: Any, torch_eval: Any, edge_cd: Any, edge_eval: Any) -> dic
     texts = [(torch_cd.data[i][0]["completion"], edge_cd.data[i][0]["completion"]) for i in torch_answers]
     sides = {}
     for side, cd, evaluation in (("torch", torch_cd, torch_eval), ("edge", edge_cd, edge_eval)):
-        gen = cd.metadata["generation"]
-        sides[side] = {"accuracy": evaluation.accuracy, "tokens_per_s": gen["tokens_per_s"],
-                       "precision": gen["precision"], "new_tokens": gen["new_tokens"], "seconds": gen["seconds"]}
+        gen = generation_of(cd)
+        sides[side] = {"accuracy": evaluation.accuracy, "tokens_per_s": round(gen.tokens_per_s, 2),
+                       "precision": gen.precision, "new_tokens": gen.new_tokens, "seconds": round(gen.seconds, 3)}
     n = len(torch_answers)
     torch_speed = sides["torch"]["tokens_per_s"]
     return {

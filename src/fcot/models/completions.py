@@ -1,9 +1,11 @@
-"""Completions the way the OpenAI API reports them, for `fcot serve` and `local:`.
+"""The one model interface above the backends: what evaluation, `fcot serve` and the `local:` teacher talk to.
 
-A `Completions` model completes prompts (`n` each) with finish reasons and token counts (`generate`) and one
-prompt token by token (`stream`): `Generator` runs a torch model over `fcot.models.generate`, `EdgeCompletions`
-an fcot export over `fcot.models.edge` (no torch). `Batcher` groups concurrent requests with the same sampling
-parameters into one `generate` call on a worker thread.
+`open_student(path)` opens a model folder, an `fcot train` run, a `.gguf` file, an fcot export or the default
+student's name as a `Completions` model: `complete` answers a batch of prompts (`Generation` records, in order),
+`generate` answers them the way the OpenAI API reports completions (`n` each, token counts, length checks), and
+`stream` completes one prompt token by token. `Generator` runs a torch model over `fcot.models.generate`,
+`EdgeCompletions` an fcot export over `fcot.models.edge` (no torch). `Batcher` groups concurrent requests with the
+same sampling parameters into one `generate` call on a worker thread.
 """
 
 from __future__ import annotations
@@ -16,24 +18,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from fcot.errors import ModelError
+from fcot.errors import ContextTooLong, EmptyPrompt, ModelError
+from fcot.models.edge import EdgeGenerator, export_info, load_edge
+from fcot.models.generate import Generation
 from fcot.models.generate import generate as generate_batch
-from fcot.models.generate import stop_token_ids, trim_at_stop
+from fcot.models.generate import stop_token_ids
+from fcot.models.streaming import StreamRow, advance
 
 
-class ContextTooLong(ModelError):
-    """A prompt plus max_tokens does not fit in the model's context."""
-
-
-class EmptyPrompt(ModelError):
-    """A prompt with no tokens: there is nothing to continue."""
+COMPLETION_TOKENS = 16  # a completion request's default length, as in the OpenAI API
 
 
 @dataclass(frozen=True)
 class GenParams:
     """Sampling parameters; requests are batched together only when these are equal."""
 
-    max_tokens: int = 16
+    max_tokens: int = COMPLETION_TOKENS
     temperature: float = 0.0
     top_p: float = 1.0
     n: int = 1
@@ -50,32 +50,6 @@ class GenOutput:
     completion_tokens: int
 
 
-@dataclass(frozen=True)
-class StreamRow:
-    """One sequence of a streamed completion after a decoding step."""
-
-    text: str  # final text, or while generating the part no stop phrase can still cut
-    finish_reason: str | None  # None while generating
-    new_tokens: int
-
-
-def advance(decode: Callable[[list[int]], str], tokens: list[int], token: int, ends: set[int], stop: tuple[str, ...],
-            last: bool) -> StreamRow:
-    """A sequence's state after its next token: stopped at EOS or a stop phrase, out of length, or growing.
-
-    tokens (the sequence's completion so far) grows by token unless it ends the completion.
-    """
-    ended = token in ends
-    if not ended:
-        tokens.append(token)
-    text, hit = trim_at_stop(decode(tokens), stop)
-    if ended or hit or last:
-        return StreamRow(text, "stop" if ended or hit else "length", len(tokens))
-    hold = max((len(s) for s in stop if s), default=1) - 1  # characters that may start a stop phrase
-    stable = text[:max(0, len(text) - hold)].rstrip("\ufffd")  # a trailing U+FFFD is an unfinished UTF-8 character
-    return StreamRow(stable, None, len(tokens))
-
-
 def check_device(device: str) -> None:
     """Raise ModelError unless torch can place tensors on device."""
     import torch
@@ -88,36 +62,44 @@ def check_device(device: str) -> None:
                          + (" or cuda" if torch.cuda.is_available() else "")) from exc
 
 
-def load_generator(name_or_path: str | Path, device: str | None = None, precision: str = "auto") -> "Generator":
-    """A Generator for a model folder, .gguf file or the default student alias (via fcot.models.loading)."""
+def open_student(name_or_path: str | Path, *, threads: int | None = None, device: str | None = None,
+                 precision: str = "auto") -> "Completions":
+    """The model at name_or_path as `Completions`: an fcot export through its edge runtime (no torch; it runs in the
+    precision it was written in), else a torch model on device (default: cuda if present) at `precision`."""
+    if export_info(name_or_path) is not None:
+        return EdgeCompletions(load_edge(name_or_path, threads))
     import torch
 
     from fcot.models.loading import load_model
 
+    if threads:
+        torch.set_num_threads(threads)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     check_device(device)
     loaded = load_model(name_or_path, device=device)
-    if loaded.model_type != "decoder":
-        raise ModelError(f"{name_or_path}: an encoder-decoder model; serve and the local teacher need a causal LM")
-    return Generator(loaded.model, loaded.tokenizer, Path(str(name_or_path)).name or str(name_or_path), precision)
-
-
-def load_edge_completions(path: str | Path, threads: int | None = None) -> "EdgeCompletions":
-    """EdgeCompletions for an fcot export (a .gguf file or an ONNX folder), run without torch."""
-    from fcot.models.edge import load_edge
-
-    return EdgeCompletions(load_edge(path, threads))
+    return Generator(loaded.model, loaded.tokenizer, Path(str(name_or_path)).name or str(name_or_path), precision,
+                     loaded.model_type)
 
 
 class Completions:
-    """A model completing prompts for `fcot serve` and the `local:` teacher; subclasses count tokens, complete, stream.
+    """A model completing prompts; subclasses count tokens, complete batches and stream.
 
-    `tokenizer` gives chat requests a chat template (None: the messages joined by newlines).
+    `tokenizer` gives chat requests a chat template (None: the messages joined by newlines); `precision` names the
+    arithmetic answers are computed in (`bf16`, `fp32`, `gguf q8_0`, ...); `max_batch` caps how many prompts one
+    `complete` call runs together (None: any); `parameters` counts the model's weights.
     """
 
     name: str
+    model_type: str = "decoder"
     context_length: int
+    precision: str
+    max_batch: int | None = None
+    parameters: int | None = None
     tokenizer: Any = None
+
+    def precision_note(self) -> str | None:
+        """A line saying how the precision was chosen, where it was (torch's `auto`)."""
+        return None
 
     def count_tokens(self, prompt: str) -> int:
         raise NotImplementedError
@@ -138,7 +120,7 @@ class Completions:
         """Complete every prompt `params.n` times (greedy: one completion, repeated)."""
         counts = [self.check_length(prompt, params.max_tokens) for prompt in prompts]
         copies = params.n if params.temperature > 0 else 1
-        runs = self._complete([p for p in prompts for _ in range(copies)], params)
+        runs = self.complete([p for p in prompts for _ in range(copies)], params)
         outputs = []
         for i, count in enumerate(counts):
             own = runs[i * copies:(i + 1) * copies] * (params.n // copies)
@@ -146,8 +128,10 @@ class Completions:
                                      sum(r.new_tokens for r in own)))
         return outputs
 
-    def _complete(self, prompts: list[str], params: GenParams) -> list[Any]:
-        """One finished completion (text, finish_reason, new_tokens) per prompt, in order."""
+    def complete(self, prompts: list[str], params: GenParams, progress: Callable[[int], None] | None = None,
+                 batch_size: int | None = None) -> list[Generation]:
+        """One finished completion per prompt, in order, `batch_size` at a time (default: all); `progress(n)` after
+        each batch; `params.n` is ignored."""
         raise NotImplementedError
 
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
@@ -156,13 +140,17 @@ class Completions:
 
 
 class Generator(Completions):
-    """Completes prompts with a torch causal LM, many in one batch; one call at a time (a lock guards the model)."""
+    """Completes prompts with a torch model (a causal LM, or an encoder-decoder for `complete`), many in one batch;
+    one call at a time (a lock guards the model)."""
 
-    def __init__(self, model: Any, tokenizer: Any, name: str, precision: str = "auto") -> None:
+    def __init__(self, model: Any, tokenizer: Any, name: str, precision: str = "auto",
+                 model_type: str = "decoder") -> None:
         from fcot.precision import resolve_precision
 
-        self.model, self.tokenizer, self.name = model, tokenizer, name
-        self.precision = resolve_precision(precision, str(next(model.parameters()).device))
+        self.model, self.tokenizer, self.name, self.model_type = model, tokenizer, name, model_type
+        self.resolved = resolve_precision(precision, str(next(model.parameters()).device))
+        self.precision = self.resolved.name
+        self.parameters = sum(p.numel() for p in model.parameters())
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         config = model.config
@@ -171,15 +159,19 @@ class Generator(Completions):
         self._lock = threading.Lock()
         self.stream_steps = 0  # decoding steps `stream` has run, all streams together
 
+    def precision_note(self) -> str | None:
+        return str(self.resolved)
+
     def count_tokens(self, prompt: str) -> int:
         return len(self.tokenizer(prompt)["input_ids"])
 
-    def _complete(self, prompts: list[str], params: GenParams) -> list[Any]:
-        """The prompts' completions, generated as one batch."""
+    def complete(self, prompts: list[str], params: GenParams, progress: Callable[[int], None] | None = None,
+                 batch_size: int | None = None) -> list[Generation]:
         with self._lock:
-            gens, _ = generate_batch(self.model, self.tokenizer, prompts, max_new_tokens=params.max_tokens,
-                                     batch_size=len(prompts), stop=params.stop, temperature=params.temperature,
-                                     top_p=params.top_p, compute_dtype=self.precision.torch_dtype)
+            gens, _ = generate_batch(self.model, self.tokenizer, prompts, model_type=self.model_type,
+                                     max_new_tokens=params.max_tokens, batch_size=batch_size or len(prompts),
+                                     stop=params.stop, temperature=params.temperature, top_p=params.top_p,
+                                     compute_dtype=self.resolved.torch_dtype, progress=progress)
         return gens
 
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
@@ -187,6 +179,8 @@ class Generator(Completions):
         import torch
         from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
 
+        if self.model_type != "decoder":
+            raise ModelError(f"{self.name}: an encoder-decoder model answers whole batches; streaming needs a causal LM")
         self.check_length(prompt, params.max_tokens)
         sampling = params.temperature > 0
         warp = LogitsProcessorList([TemperatureLogitsWarper(params.temperature), TopPLogitsWarper(params.top_p)]
@@ -197,7 +191,7 @@ class Generator(Completions):
         tokens: list[list[int]] = [[] for _ in range(len(ids))]
         rows = [StreamRow("", None, 0)] * len(ids)
         cache = {_cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
-        autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if self.precision.name == "bf16"
+        autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if self.precision == "bf16"
                     else contextlib.nullcontext())  # the same matmul precision as batched generation
         for step in range(params.max_tokens):
             with self._lock, torch.inference_mode(), autocast:
@@ -221,16 +215,23 @@ class Generator(Completions):
 class EdgeCompletions(Completions):
     """An fcot export (`fcot.models.edge.EdgeGenerator`) completing one sequence at a time, greedy or sampled."""
 
-    def __init__(self, edge: Any) -> None:
+    max_batch = 1
+
+    def __init__(self, edge: EdgeGenerator) -> None:
         self.edge, self.name, self.context_length = edge, Path(edge.name).name, edge.context_length
         self.precision = edge.dtype  # e.g. "gguf q8_0": the export runs in the precision it was written in
 
     def count_tokens(self, prompt: str) -> int:
         return len(self.edge.encode(prompt))
 
-    def _complete(self, prompts: list[str], params: GenParams) -> list[Any]:
-        return [self.edge.complete(p, params.max_tokens, params.stop, params.temperature, params.top_p)
-                for p in prompts]
+    def complete(self, prompts: list[str], params: GenParams, progress: Callable[[int], None] | None = None,
+                 batch_size: int | None = None) -> list[Generation]:
+        outs = []
+        for prompt in prompts:
+            outs.append(self.edge.complete(prompt, params.max_tokens, params.stop, params.temperature, params.top_p))
+            if progress is not None:
+                progress(1)
+        return outs
 
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
         """Complete one prompt token by token; sampling n sequences, one after another (the others wait empty)."""

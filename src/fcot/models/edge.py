@@ -1,10 +1,10 @@
 """Generation with an exported student and no torch: llama.cpp for a `.gguf` file, onnxruntime for an ONNX folder.
 
-`load_edge(path)` gives an `EdgeGenerator`: `generate(prompts, max_new_tokens=, stop=)` returns the same
-`Generation` records as `fcot.models.generate.generate` (greedy, one prompt at a time), and `stream` completes
-one prompt token by token, greedy or sampled (what `fcot serve` uses, through `fcot.models.completions`).
-`export_info(path)` reads the run an export came from (task, template, stop phrase), so `fcot eval` and
-`fcot serve` can be task-aware.
+`load_edge(path)` gives an `EdgeGenerator`: `complete(prompt, ...)` returns the same `Generation` record as
+`fcot.models.generate.generate`, and `stream` completes one prompt token by token, greedy or sampled; evaluation,
+`fcot serve` and the `local:` teacher use it through `fcot.models.completions.EdgeCompletions`.
+`export_info(path)` reads the run an export came from (task, template, stop phrase), which `fcot.models.runinfo`
+gives the same schema as a run folder's.
 """
 
 from __future__ import annotations
@@ -13,17 +13,14 @@ import json
 import os
 import random
 import threading
-import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from fcot.errors import ModelError
 from fcot.formats import read_json
-
-if TYPE_CHECKING:
-    from fcot.models.completions import StreamRow
-    from fcot.models.generate import Generation, GenerationStats
+from fcot.models.generate import Generation
+from fcot.models.streaming import StreamRow, advance
 
 GGUF_RUN_KEY = "fcot.run"  # GGUF metadata key holding the run info as JSON
 ONNX_MANIFEST = "fcot-export.json"  # in an ONNX export folder: model file, shapes, EOS ids and the run info
@@ -85,9 +82,7 @@ class EdgeGenerator:
 
     def stream(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
                top_p: float = 1.0) -> Iterator[StreamRow]:
-        """The completion of prompt after each decoding step, the last one finished (see `completions.advance`)."""
-        from fcot.models.completions import advance
-
+        """The completion of prompt after each decoding step, the last one finished (see `streaming.advance`)."""
         ids = self.encode(prompt)
         room = self.context_length - len(ids)
         if room <= 0:
@@ -106,27 +101,10 @@ class EdgeGenerator:
     def complete(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
                  top_p: float = 1.0) -> Generation:
         """The finished completion of prompt, cut before its first stop phrase."""
-        from fcot.models.generate import Generation
-
         text, reason, new_tokens = "", "length", 0
         for row in self.stream(prompt, max_new_tokens, stop, temperature, top_p):
             text, reason, new_tokens = row.text, row.finish_reason, row.new_tokens
         return Generation(text=text, finish_reason=reason or "length", new_tokens=new_tokens)
-
-    def generate(
-        self, prompts: Sequence[str], *, max_new_tokens: int = 128, stop: Sequence[str] = (),
-        progress: Callable[[int], None] | None = None,
-    ) -> tuple[list[Generation], GenerationStats]:
-        """Greedy completions of prompts in the order given; `progress(1)` after each."""
-        from fcot.models.generate import GenerationStats
-
-        started, outs = time.perf_counter(), []
-        for prompt in prompts:
-            outs.append(self.complete(prompt, max_new_tokens, stop))
-            if progress is not None:
-                progress(1)
-        seconds = time.perf_counter() - started
-        return outs, GenerationStats(len(outs), sum(o.new_tokens for o in outs), seconds)
 
 
 class LlamaCppGenerator(EdgeGenerator):
@@ -184,7 +162,7 @@ class OnnxGenerator(EdgeGenerator):
         self.manifest = read_json(folder / ONNX_MANIFEST)
         super().__init__(folder, f"onnx {self.manifest['quantize']}")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0  # 0: onnxruntime's default, one per core
+        options.intra_op_num_threads = threads or os.cpu_count()  # as llama.cpp: one thread per core
         self.session = ort.InferenceSession(str(folder / self.manifest["file"]), options,
                                             providers=["CPUExecutionProvider"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))

@@ -25,15 +25,29 @@ class Generation:
 
 @dataclass
 class GenerationStats:
-    """Throughput of one `generate` call."""
+    """Throughput of generation; a completion file records it (with the precision and batch size) as `generation`."""
 
     prompts: int
     new_tokens: int
     seconds: float
+    precision: str | None = None
+    batch_size: int | None = None
 
     @property
     def tokens_per_s(self) -> float:
         return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict:
+        return {"precision": self.precision, "batch_size": self.batch_size, "new_tokens": self.new_tokens,
+                "seconds": round(self.seconds, 3), "tokens_per_s": round(self.tokens_per_s, 2)}
+
+    @classmethod
+    def from_json(cls, raw: dict | None) -> GenerationStats | None:
+        """The record a completion file keeps (None when it has none)."""
+        if not isinstance(raw, dict):
+            return None
+        return cls(0, int(raw.get("new_tokens") or 0), float(raw.get("seconds") or 0.0), raw.get("precision"),
+                   raw.get("batch_size"))
 
 
 def trim_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

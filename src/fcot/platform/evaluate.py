@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from fcot.errors import ConfigError, PlatformError
+from fcot.errors import ConfigError, PlatformError, RequestFailed
 from fcot.evaluate import Evaluation, evaluate_completions
-from fcot.formats import CompletionDataset, completion_path, model_metadata_path
+from fcot.formats import DEFAULT_OUT, CompletionDataset, completion_path, model_metadata_path
 from fcot.platform.api import API_KEY_ENV, read_api_key
 from fcot.platform.data import format_for_model
 from fcot.platform.metadata import ModelMetadata, load_model_metadata
 from fcot.tasks import get_task
 from fcot.teacher.cache import CompletionCache, default_cache_path
-from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, run_interruptible
+from fcot.teacher.engine import Completer, Sampling, Stats, run_interruptible
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 from fcot.templates import DEFAULT_TEMPLATE, STOP_PHRASE, format_input
 
@@ -45,7 +45,7 @@ class PlatformEvalConfig:
     timeout: float = 60.0
     backoff: float = 1.0
     cache: Path | None = None  # SQLite cache (default: the one `fcot teach` uses)
-    out: Path = Path("fcot-out")  # root holding model_metadata/, written completion_data/
+    out: Path = DEFAULT_OUT  # root holding model_metadata/, written completion_data/
     data_dir: Path | None = None
 
 

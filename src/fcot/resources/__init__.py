@@ -17,6 +17,7 @@ from fcot.formats import check_writable
 
 BUNDLE = Path(__file__).with_name("fcot-data.tar.xz")
 ENV_VAR = "FCOT_DATA_DIR"
+RECORDED_TEACHER = "text-davinci-002"  # the teacher whose Zero-shot-CoT completions ship with the data
 ONLINE_ENV = "FCOT_ONLINE"  # 1: let transformers download models from the Hugging Face hub
 
 

@@ -18,14 +18,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fcot.errors import ModelError
-from fcot.models.completions import Batcher, Completions, ContextTooLong, GenOutput, GenParams
+from fcot.errors import ContextTooLong, ModelError
+from fcot.models.completions import COMPLETION_TOKENS, Batcher, Completions, GenOutput, GenParams
 from fcot.serve.protocol import (APIError, ChatMessage, ChatRequest, CompletionRequest, envelope, new_id, usage)
 from fcot.serve.stream import chat_events, completion_events, guarded
 from fcot.serve.student_task import StudentTask
 
 MAX_BODY_BYTES = 8 * 2**20  # far above any prompt list that fits a small model's context
-CHAT_MAX_TOKENS = 16  # a chat request without max_tokens, on a model without a task
 UNION_TAGS = ("str", "int", "float", "bool", "list", "dict")  # how pydantic names union members in error paths
 
 
@@ -90,15 +89,8 @@ def _http_error(request: Request, exc: HTTPException) -> APIError:
     return APIError(exc.status_code, str(exc.detail))
 
 
-def create_app(generator: Completions, model_name: str | None = None, max_batch: int = 8,
-               task: StudentTask | None = None, api_key: str | None = None) -> FastAPI:
-    """The server app for one model; requests naming another model get a 404, those without api_key a 401."""
-    name = model_name or generator.name
-    batcher = Batcher(generator, max_batch=max_batch)
-    app = FastAPI(title=f"fcot serve: {name}")
-    app.add_middleware(RequestGate, api_key=api_key)
-    app.state.batcher = batcher
-    created = int(time.time())
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every failure answers in the OpenAI error shape: our APIErrors, invalid bodies, HTTP errors and crashes."""
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -116,31 +108,37 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         return APIError(500, f"server error: {type(exc).__name__}: {exc}", "server_error").response()
 
-    def check(requested: str | None, prompts: list[str], params: GenParams) -> int:
+
+class Served:
+    """One served model: checks requests against it, batches their generation, and shapes chat for its task."""
+
+    def __init__(self, generator: Completions, name: str, max_batch: int, task: StudentTask | None) -> None:
+        self.generator, self.name, self.task = generator, name, task
+        self.batcher = Batcher(generator, max_batch=max_batch)
+
+    def check(self, requested: str | None, prompts: list[str], params: GenParams) -> int:
         """The prompts' token count, after checking the model name and that each prompt fits."""
-        if requested not in (None, name):
-            raise APIError(404, f"The model '{requested}' does not exist; this server serves '{name}'",
+        if requested not in (None, self.name):
+            raise APIError(404, f"The model '{requested}' does not exist; this server serves '{self.name}'",
                            "model_not_found", "model")
         try:
-            return sum(generator.check_length(p, params.max_tokens) for p in prompts)
+            return sum(self.generator.check_length(p, params.max_tokens) for p in prompts)
         except ModelError as exc:
             code = "context_length_exceeded" if isinstance(exc, ContextTooLong) else "invalid_prompt"
             raise APIError(400, str(exc), code) from exc
 
-    async def run(prompts: list[str], params: GenParams) -> list[GenOutput]:
+    async def run(self, prompts: list[str], params: GenParams) -> list[GenOutput]:
         try:
-            return await asyncio.gather(*(batcher.submit(p, params) for p in prompts))
+            return await asyncio.gather(*(self.batcher.submit(p, params) for p in prompts))
         except Exception as exc:  # a 4xx/5xx answer, never a dropped connection
             raise APIError(500, f"generation failed: {type(exc).__name__}: {exc}", "server_error") from exc
 
-    def streamed(events) -> StreamingResponse:
-        return StreamingResponse(guarded(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-    def chat_input(req: ChatRequest) -> tuple[str, GenParams]:
+    def chat_input(self, req: ChatRequest) -> tuple[str, GenParams]:
         """The model input and sampling for a chat request: the trained format of its question, given a task."""
-        max_tokens = req.max_completion_tokens or req.max_tokens or (task.max_tokens if task else CHAT_MAX_TOKENS)
+        task = self.task
+        max_tokens = req.max_completion_tokens or req.max_tokens or (task.max_tokens if task else COMPLETION_TOKENS)
         if task is None:
-            return chat_prompt(generator.tokenizer, req.messages), GenParams(
+            return chat_prompt(self.generator.tokenizer, req.messages), GenParams(
                 max_tokens, req.temperature, req.top_p, req.n, req.stops())
         question = req.messages[-1]
         if question.role != "user" or not question.text().strip():
@@ -149,12 +147,28 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
         params = GenParams(max_tokens, req.temperature, req.top_p, req.n, task.stop + req.stops())
         return task.prompt(question.text().strip()), params
 
-    def chat_choice(index: int, text: str, reason: str) -> dict:
-        if task is None:
+    def chat_choice(self, index: int, text: str, reason: str) -> dict:
+        if self.task is None:
             return {"index": index, "message": {"role": "assistant", "content": text}, "finish_reason": reason}
-        reply = task.reply(text)
+        reply = self.task.reply(text)
         return {"index": index, "message": {"role": "assistant", "content": reply.content}, "finish_reason": reason,
                 "fcot": reply.fcot}
+
+
+def _streamed(events) -> StreamingResponse:
+    return StreamingResponse(guarded(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+def create_app(generator: Completions, model_name: str | None = None, max_batch: int = 8,
+               task: StudentTask | None = None, api_key: str | None = None) -> FastAPI:
+    """The server app for one model; requests naming another model get a 404, those without api_key a 401."""
+    served = Served(generator, model_name or generator.name, max_batch, task)
+    name = served.name
+    app = FastAPI(title=f"fcot serve: {name}")
+    app.add_middleware(RequestGate, api_key=api_key)
+    app.state.batcher = served.batcher
+    _add_error_handlers(app)
+    created = int(time.time())
 
     @app.get("/v1/models")
     async def models() -> dict:
@@ -165,22 +179,23 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
     async def completions(req: CompletionRequest):
         params = GenParams(req.max_tokens, req.temperature, req.top_p, req.n, req.stops())
         prompts = req.prompts()
-        prompt_tokens = check(req.model, prompts, params)
+        prompt_tokens = served.check(req.model, prompts, params)
         if req.stream:
-            return streamed(completion_events(generator, name, prompts, prompt_tokens, params, req.include_usage()))
-        outs = await run(prompts, params)
+            return _streamed(completion_events(generator, name, prompts, prompt_tokens, params, req.include_usage()))
+        outs = await served.run(prompts, params)
         choices = [{"index": i * req.n + j, "text": text, "logprobs": None, "finish_reason": reason}
                    for i, out in enumerate(outs) for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
         return envelope("text_completion", new_id("cmpl"), name, choices, _usage(outs))
 
     @app.post("/v1/chat/completions")
     async def chat(req: ChatRequest):
-        prompt, params = chat_input(req)
-        prompt_tokens = check(req.model, [prompt], params)
+        prompt, params = served.chat_input(req)
+        prompt_tokens = served.check(req.model, [prompt], params)
         if req.stream:
-            return streamed(chat_events(generator, name, prompt, prompt_tokens, params, req.include_usage(), task))
-        (out,) = await run([prompt], params)
-        choices = [chat_choice(j, text, reason) for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
+            return _streamed(chat_events(generator, name, prompt, prompt_tokens, params, req.include_usage(), task))
+        (out,) = await served.run([prompt], params)
+        choices = [served.chat_choice(j, text, reason)
+                   for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
         return envelope("chat.completion", new_id("chatcmpl"), name, choices, _usage([out]))
 
     return app

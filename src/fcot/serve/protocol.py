@@ -10,6 +10,8 @@ from typing import Literal
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from fcot.models.completions import COMPLETION_TOKENS
+
 MAX_N = 128  # completions per prompt in one request
 
 
@@ -39,7 +41,7 @@ class _Sampling(BaseModel):
 
 class CompletionRequest(_Sampling):
     prompt: str | list[str]
-    max_tokens: int = Field(16, ge=1)
+    max_tokens: int = Field(COMPLETION_TOKENS, ge=1)
 
     @field_validator("prompt")
     @classmethod

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from fcot.student.config import StudentConfig
-from fcot.student.run import CONFIG_FILE, METRICS_FILE, is_complete, last_checkpoint, run_info
+from fcot.student.run import CONFIG_FILE, METRICS_FILE, is_complete, last_checkpoint
 from fcot.student.train import TrainResult, train
 
 __all__ = [
@@ -16,6 +16,5 @@ __all__ = [
     "TrainResult",
     "is_complete",
     "last_checkpoint",
-    "run_info",
     "train",
 ]

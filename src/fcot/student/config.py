@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fcot.errors import ConfigError
 from fcot.formats import read_yaml
+from fcot.models.loading import DEFAULT_STUDENT
 from fcot.precision import Precision
 
-DEFAULT_MODEL = "smollm2-135m-instruct"
 LORA_LR = 1e-3  # LoRA adapters start at zero and tolerate (need) a larger step than full fine-tuning
 FULL_LR = 5e-5
 
@@ -29,7 +29,7 @@ class StudentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), validate_assignment=True)
 
     # --- model
-    model: str = DEFAULT_MODEL  # alias, local HF folder, .gguf file or hub name (see fcot.models.loading)
+    model: str = DEFAULT_STUDENT  # alias, local HF folder, .gguf file or hub name (see fcot.models.loading)
     lora: bool = True  # LoRA adapters (merged into the base at the end) instead of full fine-tuning
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)

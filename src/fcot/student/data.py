@@ -15,6 +15,7 @@ from typing import Any
 from fcot.curate import read_sidecar
 from fcot.errors import DataError, ModelError
 from fcot.formats import read_jsonl
+from fcot.templates import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,10 @@ def check_model_type(data: TrainData, model_type: str) -> None:
     if not data.meta:
         return
     curated_for, template = data.meta.get("model_type"), data.meta.get("template")
-    if model_type == "encoder_decoder" and template == "ft_cot_natural":
-        raise ModelError(f"{data.path}: template ft_cot_natural is decoder-only but the model is an encoder-decoder; "
-                         "curate with --template ft_cot_token --model-type encoder_decoder")
+    labels = TEMPLATES[template].labels if template in TEMPLATES else {}
+    if labels and model_type not in labels:
+        raise ModelError(f"{data.path}: template {template} is {' and '.join(labels)}-only but the model is an "
+                         f"{model_type}; curate with --template ft_cot_token --model-type {model_type}")
     if curated_for and curated_for != model_type:
         raise ModelError(f"{data.path}: curated for {curated_for} models but the model is {model_type}; "
                          f"re-curate with --model-type {model_type}")

@@ -13,19 +13,21 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from fcot.errors import ConfigError, DataError, ModelError
-from fcot.formats import read_json, read_yaml, write_atomic
+from fcot.errors import ConfigError
+from fcot.formats import read_json, write_atomic
 from fcot.models.loading import DONE_MARKER
+from fcot.models.runinfo import RUN_RECORD
 from fcot.student.config import StudentConfig
 
 CHECKPOINTS = "checkpoints"
-CONFIG_FILE = "fcot.yaml"
+CONFIG_FILE = RUN_RECORD
 METRICS_FILE = "train_metrics.json"
 CURVE_FILE = "train_curve.png"
 PROGRESS_FILE = "fcot_progress.json"  # in each checkpoint: tokens and seconds so far
@@ -59,11 +61,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def run_record(config: StudentConfig, train_file: Path, meta: dict, model_type: str) -> dict:
-    """What `fcot.yaml` records: the resolved config, the train file and what curation said of it."""
+def run_record(config: StudentConfig, train_file: Path, meta: dict, model_type: str, out_dir: Path) -> dict:
+    """What `fcot.yaml` records: the resolved config, the train file (relative to the run folder, which may move;
+    its hash ties the run to it) and what curation said of it."""
     return {
         "student": config.resolved().model_dump(mode="json"),
-        "data": {"train_file": str(train_file.resolve()), "sha256": sha256(train_file),
+        "data": {"train_file": os.path.relpath(train_file.resolve(), out_dir.resolve()), "sha256": sha256(train_file),
                  **{k: meta.get(k) for k in ("dataset_key", "template", "stop_phrase", "teacher")}},
         "model_type": model_type,
         "lora_merged": config.lora,
@@ -111,22 +114,3 @@ def validation_questions(path: Path) -> list[int]:
         raise ConfigError(f"{metrics}: the run validated on no task questions (trained without validation or "
                           "before it was recorded); use --split test or train")
     return questions
-
-
-def run_info(path: Path) -> dict[str, Any]:
-    """What a finished run folder's `fcot.yaml` says: base model, template, task, stop phrase, finetune key.
-
-    Empty for a folder that is no run (a plain model); ModelError for an unfinished run.
-    """
-    config_file = path / CONFIG_FILE
-    if not config_file.is_file():
-        return {}
-    if not is_complete(path):
-        raise ModelError(f"{path}: training run is unfinished (no {DONE_MARKER}); finish it with fcot train first")
-    raw = read_yaml(config_file) or {}
-    if not isinstance(raw, dict):
-        raise DataError(f"{config_file}: expected a mapping with student: and data: sections; fix or remove it")
-    student = raw.get("student") if isinstance(raw.get("student"), dict) else {}
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-    return {"base_model": student.get("model"), "template": data.get("template"), "task": data.get("dataset_key"),
-            "stop_phrase": data.get("stop_phrase"), "finetune_key": path.name}

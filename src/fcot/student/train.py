@@ -109,7 +109,7 @@ def train(
 
     loaded = load_model(config.model)
     check_model_type(data, loaded.model_type)
-    record = run_record(config, data.path, data.meta, loaded.model_type)
+    record = run_record(config, data.path, data.meta, loaded.model_type, out_dir)
     previous = read_record(out_dir)
     if checkpoint is not None and previous and not same_run(previous, record):
         raise ConfigError(f"{out_dir}: holds checkpoints of a run with another config or train file; "

@@ -11,8 +11,7 @@ from typing import Any
 
 _HOMES = {
     "Choice": "cache", "CompletionCache": "cache",
-    "Backend": "engine", "Completer": "engine", "EndpointFailed": "engine", "RequestFailed": "engine",
-    "Sampling": "engine", "Stats": "engine",
+    "Backend": "engine", "Completer": "engine", "Sampling": "engine", "Stats": "engine",
     "EndpointConfig": "openai_backend", "OpenAIBackend": "openai_backend",
     "TeachConfig": "config",
     "teach_async": "teach",

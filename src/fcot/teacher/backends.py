@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from fcot.errors import DataError
+from fcot.errors import ContextTooLong, DataError, ModelError, RequestFailed
 from fcot.formats import CompletionDataset
 from fcot.resources import data_dir as resolve_data_dir
 from fcot.teacher.cache import Choice
 from fcot.teacher.config import parse_teacher
-from fcot.teacher.engine import Backend, RequestFailed, Sampling, Stats
+from fcot.teacher.engine import Backend, Sampling, Stats
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 
 class LocalBackend:
@@ -23,9 +23,12 @@ class LocalBackend:
     cacheable = True
 
     def __init__(self, name_or_path: str, max_batch: int = 8, device: str | None = None) -> None:
-        from fcot.models.completions import Batcher, load_generator
+        from fcot.models import open_student
+        from fcot.models.completions import Batcher
 
-        self.generator = load_generator(name_or_path, device=device)
+        self.generator = open_student(name_or_path, device=device)
+        if self.generator.model_type != "decoder":
+            raise ModelError(f"{name_or_path}: an encoder-decoder model; the local: teacher needs a causal LM")
         self.batcher = Batcher(self.generator, max_batch=max_batch)
         path = Path(name_or_path).expanduser()
         self.identity = {"backend": "local", "model": str(path.resolve()) if path.exists() else name_or_path}
@@ -35,7 +38,7 @@ class LocalBackend:
         self, prompt: str, sampling: Sampling, indices: Sequence[int], sample_index: int | None = None
     ) -> list[Choice]:
         """Generate one completion per index (as `n` sequences of one prompt)."""
-        from fcot.models.completions import ContextTooLong, GenParams
+        from fcot.models.completions import GenParams
 
         params = GenParams(sampling.max_tokens, sampling.temperature, sampling.top_p, len(indices), sampling.stop or ())
         try:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fcot.errors import ConfigError
-from fcot.formats import check_sampling, safe_name, sampled_key
+from fcot.formats import DEFAULT_OUT, check_sampling, safe_name, sampled_key
 from fcot.tasks import Task
 from fcot.tasks.task import SPLITS
+from fcot.templates import RATIONALE_TOKENS, ZS_COT_ANSWER_TOKENS
 
 BACKENDS = ("openai", "local", "recorded")
 PROMPTS = ("zs_cot", "fs_cot")
@@ -26,8 +27,8 @@ class TeachConfig:
     samples: int = 1  # D rationales per question (diverse reasoning)
     temperature: float = 0.0  # the paper: 0 for one greedy sample, 0.7 for diverse reasoning
     top_p: float = 1.0
-    max_tokens: int = 128  # rationale length limit (the paper's 128)
-    answer_max_tokens: int = 32  # step-2 answer length limit
+    max_tokens: int = RATIONALE_TOKENS  # rationale length limit
+    answer_max_tokens: int = ZS_COT_ANSWER_TOKENS  # step-2 answer length limit
     split: str = "train"  # train, test or all samples of the task's default split
     limit: int | None = None  # only the first N questions (cheap trial runs)
     chat: bool = False  # send the text as one user message to /chat/completions
@@ -42,7 +43,7 @@ class TeachConfig:
     prices: Path | None = None  # JSON {"model": [input, output]} dollars per 1M tokens
     cache: Path | None = None  # SQLite cache (default: fcot.teacher.cache.default_cache_path())
     save_every: float = 10.0  # seconds between partial writes of the output file
-    out: Path = Path("fcot-out")
+    out: Path = DEFAULT_OUT
     data_dir: Path | None = None
     teacher_name: str | None = None  # names the output folder B_<name> (default: the model's name)
 

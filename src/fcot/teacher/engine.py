@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Awaitable, Iterable, Protocol, Sequence, TypeVar
 
-from fcot.errors import TeacherError
+from fcot.errors import RequestFailed
 from fcot.teacher.cache import Choice, CompletionCache, key_from_prefix, key_prefix
 from fcot.teacher.pricing import Price, Usage
 
@@ -72,14 +72,6 @@ def run_interruptible(main: Awaitable[T]) -> T:
     if interrupts:
         raise KeyboardInterrupt
     return result
-
-
-class RequestFailed(TeacherError):
-    """One request failed for good (after retries); other requests may still succeed."""
-
-
-class EndpointFailed(TeacherError):
-    """The endpoint cannot serve any request (unreachable, key rejected, unknown model): stop the run."""
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import Any, Sequence
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, EndpointFailed, MalformedResponse, RequestFailed
 from fcot.teacher.cache import Choice
-from fcot.teacher.engine import EndpointFailed, RequestFailed, Sampling, Stats, gather
+from fcot.teacher.engine import Sampling, Stats, gather
 from fcot.teacher.limits import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,6 @@ def tls_context() -> ssl.SSLContext:
     import httpx2  # the openai client's HTTP library
 
     return httpx2.create_ssl_context()
-
-
-class MalformedResponse(Exception):
-    """The server answered 200 with a body that is not a completion."""
 
 
 def _status(exc: BaseException) -> int | None:

@@ -14,16 +14,17 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from fcot.errors import TeacherError
+from fcot.errors import RequestFailed, TeacherError
 from fcot.formats import CompletionDataset, check_writable, completion_path
 from fcot.tasks import as_task
 from fcot.teacher.backends import make_backend
 from fcot.teacher.batch import BatchRequest, run_batch
 from fcot.teacher.cache import CompletionCache, default_cache_path
 from fcot.teacher.config import TeachConfig
-from fcot.teacher.engine import Completer, RequestFailed, Sampling, Stats, gather, run_interruptible
+from fcot.teacher.engine import Completer, Sampling, Stats, gather, run_interruptible
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 from fcot.teacher.pricing import load_prices, price_for
+from fcot.templates import TEMPLATES
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +57,13 @@ class _Run:
     def prompt(self, sample: dict, rationale: str | None = None, reasoning_prompt: str | None = None) -> str:
         from fcot.templates import format_input
 
-        if self.config.prompt == "fs_cot":
-            return format_input("fs_cot", sample, task=self.task, data_dir=self.config.data_dir)
+        prompt = self.config.prompt
+        if not TEMPLATES[prompt].two_step:
+            return format_input(prompt, sample, task=self.task, data_dir=self.config.data_dir)
         if rationale is None:
-            return format_input("zs_cot", sample, step=1)
+            return format_input(prompt, sample, step=1)
         step2 = {**sample, "reasoning_prompt": reasoning_prompt, "reasoning_completion": rationale}
-        return format_input("zs_cot", step2, task=self.task, step=2)
+        return format_input(prompt, step2, task=self.task, step=2)
 
     async def sample(self, sample: dict) -> None:
         """Complete one question (all D samples and both steps), or record why it failed."""
@@ -74,7 +76,7 @@ class _Run:
         try:
             first = self.prompt(sample)
             outs = await self.completer.complete(first, self.step1, indices, sample["sample_index"])
-            if self.config.prompt == "fs_cot":
+            if not TEMPLATES[self.config.prompt].two_step:
                 rows = [_row(sample, i, first, out) for i, out in zip(indices, outs)]
             else:
                 async def answer(i: int, rationale) -> dict:
@@ -97,7 +99,7 @@ class _Run:
         firsts = {s["sample_index"]: self.prompt(s) for s in self.samples}
         await run_batch(self.completer, [BatchRequest(p, self.step1, indices) for p in firsts.values()], poll, rounds)
         seconds = []
-        if self.config.prompt == "zs_cot":
+        if TEMPLATES[self.config.prompt].two_step:
             for s in self.samples:
                 for i in indices:
                     rationale = self.completer.cached(firsts[s["sample_index"]], self.step1, i)

@@ -1,10 +1,10 @@
 """Date understanding probes: does a rationale's last date agree with the option its answer names?
 
-    python dates.py curated F_zs_cot_date_understanding.jsonl [--keep-consistent OUT.jsonl]
-    python dates.py answers F_zs_cot_date_understanding__D_date_understanding.json   # a student's test answers
-    python dates.py vote    F_..._t70_d8 file                                            # majority of D samples
-    python dates.py shuffle F_zs_cot_date_understanding.jsonl --copies 3 OUT.jsonl       # options reordered
-    python dates.py option-text F_zs_cot_date_understanding.jsonl text-first|letter-first OUT.jsonl
+    python benchmarks/date_probes.py curated F_zs_cot_date_understanding.jsonl [--keep-consistent OUT.jsonl]
+    python benchmarks/date_probes.py answers F_zs_cot_date_understanding__D_date_understanding.json   # a student's test answers
+    python benchmarks/date_probes.py vote    F_..._t70_d8 file                                            # majority of D samples
+    python benchmarks/date_probes.py shuffle F_zs_cot_date_understanding.jsonl --copies 3 OUT.jsonl       # options reordered
+    python benchmarks/date_probes.py option-text F_zs_cot_date_understanding.jsonl text-first|letter-first OUT.jsonl
 """
 
 import json

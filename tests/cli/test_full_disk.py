@@ -7,21 +7,16 @@ full" for the cache), so the cases run on any machine.
 
 from __future__ import annotations
 
-import errno
 import json
-import re
 import sqlite3
 import tempfile
 
 import pytest
+from full_disk import no_space, one_storage_error
 from teacher.fault_server import FaultServer
 
 from fcot.cli import main
 from fcot.models import save_tiny_model
-
-
-def _no_space(*args, **kwargs):
-    raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def _fill_disk_at_file(monkeypatch, name: str) -> None:
@@ -30,7 +25,7 @@ def _fill_disk_at_file(monkeypatch, name: str) -> None:
 
     def mkstemp(*args, prefix=None, **kwargs):
         if prefix and prefix.startswith(f".{name}."):
-            _no_space()
+            no_space()
         return real(*args, prefix=prefix, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
@@ -56,19 +51,6 @@ def _fill_cache(monkeypatch) -> None:
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: _FullCache(real(*a, **k)))
 
 
-def _one_error(argv: list[str], capsys) -> str:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert exit_.value.code == 2 and "Traceback" not in err and errors == err.strip().splitlines()[-1:], err
-    line = errors[0]
-    assert line.startswith("error: ") and line.endswith("then resume with: fcot " + " ".join(argv)), line
-    assert re.search(r"needs about [\d,.]+ [KM]B, [\d,.]+ [KM]B are free", line), line
-    return line
-
-
 @pytest.fixture
 def workdir(tmp_path, monkeypatch, shared_data):
     monkeypatch.chdir(tmp_path)
@@ -78,7 +60,7 @@ def workdir(tmp_path, monkeypatch, shared_data):
 
 def test_teach_completion_file(workdir, monkeypatch, capsys):
     _fill_disk_at_file(monkeypatch, "D_multiarith.json")
-    line = _one_error(["teach", "--task", "multiarith", "--teacher", "recorded:text-davinci-002", "--limit", "4",
+    line = one_storage_error(["teach", "--task", "multiarith", "--teacher", "recorded:text-davinci-002", "--limit", "4",
                        "--out", "out"], capsys)
     assert "D_multiarith.json: the file could not be written (No space left on device)" in line
 
@@ -91,7 +73,7 @@ def test_teach_cache_keeps_what_was_answered(workdir, monkeypatch, capsys):
         with monkeypatch.context() as patch:
             patch.setenv("OPENAI_API_KEY", "k")
             _fill_cache(patch)
-            line = _one_error(argv, capsys)
+            line = one_storage_error(argv, capsys)
             assert "cache.sqlite3: the teacher's completion cache could not be written (database or disk is full)" \
                 in line
         monkeypatch.setenv("OPENAI_API_KEY", "k")
@@ -110,7 +92,7 @@ def _run(argv: list[str], capsys) -> int:
 
 def test_curate_train_file(workdir, monkeypatch, capsys):
     _fill_disk_at_file(monkeypatch, "F_zs_cot_multiarith.jsonl")
-    line = _one_error(["curate", "multiarith", "--out", "out"], capsys)
+    line = one_storage_error(["curate", "multiarith", "--out", "out"], capsys)
     assert "F_zs_cot_multiarith.jsonl: the file could not be written" in line
 
 
@@ -119,7 +101,7 @@ def test_eval_answers_keep_the_finished_ones(workdir, monkeypatch, capsys):
     argv = ["eval", str(model), "--task", "coin_flip", "--limit", "4", "--max-new-tokens", "4", "--out", "out"]
     with monkeypatch.context() as patch:
         _fill_disk_at_file(patch, "D_coin_flip.json")
-        assert "D_coin_flip.json: the file could not be written" in _one_error(argv, capsys)
+        assert "D_coin_flip.json: the file could not be written" in one_storage_error(argv, capsys)
     assert _run(argv, capsys) == 0
     answers = next((workdir / "out").rglob("D_coin_flip.json"))
     assert len(json.loads(answers.read_text())["data"]) == 4
@@ -129,7 +111,7 @@ def test_report_figure_keeps_the_table(workdir, monkeypatch, capsys):
     rows = [{"task": "coin_flip", "method": "zero-shot", "model": "m", "template": "zs", "n": 2, "accuracy": 50.0}]
     (workdir / "results.json").write_text(json.dumps(rows))
     _fill_disk_at_file(monkeypatch, "accuracy.png")
-    line = _one_error(["report", "results.json", "--out", "rep"], capsys)
+    line = one_storage_error(["report", "results.json", "--out", "rep"], capsys)
     assert "accuracy.png: the file could not be written" in line
     assert not list((workdir / "rep").glob(".accuracy.png.*"))  # no half-written picture left behind
 
@@ -146,11 +128,11 @@ def test_final_model_of_a_training_run(workdir, monkeypatch, capsys):
 
     def save_pretrained(self, path, *args, **kwargs):
         if ".final.tmp" in str(path):
-            _no_space()
+            no_space()
         return real(self, path, *args, **kwargs)
 
     with monkeypatch.context() as patch:
         patch.setattr(PreTrainedModel, "save_pretrained", save_pretrained)
-        assert "run: the final model could not be written (No space left on device)" in _one_error(argv, capsys)
+        assert "run: the final model could not be written (No space left on device)" in one_storage_error(argv, capsys)
     assert not (workdir / "run" / ".final.tmp").exists()
     assert _run(argv, capsys) == 0 and (workdir / "run" / "model.safetensors").is_file()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+
 from fcot.formats import read_json
 from fcot.student import is_complete
-from test_train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
 
 ENV = {"OMP_NUM_THREADS": "1"}
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_train_writes_a_complete_run(fcot, shared_data, tmp_path):
