@@ -42,3 +42,30 @@ def test_bad_flags_are_one_error_line(fcot, run_dir, flags, names):
     assert line.startswith("error: ") and names in line, line
     if "--host" in flags:
         assert "--port" not in line
+
+
+def test_eval_through_an_endpoint_scores_as_local_evaluation(run_dir, fcot, tmp_path):
+    """`fcot eval RUN --base-url` sends the run's prompts to a served copy of it and scores the answers exactly
+    as `fcot eval RUN` does: same prompts, stop phrase, budget and greedy decoding."""
+    import json
+
+    question = ["--split", "train", "--limit", "6", "--json"]
+    local = fcot("eval", run_dir, *question, "--precision", "fp32", "--out", tmp_path / "local", env=ONE_THREAD)
+    assert local.code == 0, local.stderr
+    log = tmp_path / "serve.log"
+    with serve_in_subprocess([str(run_dir), "--device", "cpu", "--precision", "fp32"], log, ONE_THREAD) as url:
+        served = fcot("eval", run_dir, *question, "--base-url", url, "--model", run_dir.name,
+                      "--out", tmp_path / "served", env=ONE_THREAD)
+    assert served.code == 0, served.stderr
+    mine, theirs = json.loads(local.stdout), json.loads(served.stdout)
+    assert 0 < mine["accuracy"] == theirs["accuracy"] and theirs["precision"] == f"served by {url}"
+    answers = [json.loads(open(r["file"]).read())["data"] for r in (mine, theirs)]
+    assert answers[0].keys() == answers[1].keys() and len(answers[0]) == 6
+    for i, rows in answers[0].items():
+        assert (rows[0]["prompt"], rows[0]["completion"]) == (answers[1][i][0]["prompt"], answers[1][i][0]["completion"])
+
+
+def test_eval_model_without_base_url_is_one_error_line(run_dir, fcot):
+    result = fcot("eval", run_dir, "--model", "run", "--limit", "1")
+    assert result.code == 2 and result.stderr.strip() == (
+        "error: --model names the model an endpoint serves; add --base-url, or drop --model")

@@ -105,3 +105,43 @@ def test_cli_refuses_torch_flags_for_an_export(fcot, export):
     result = fcot("serve", export, "--port", "0", "--device", "cuda")
     assert result.code == 2 and result.stderr.startswith("error: --device/--precision:")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_eval_through_llama_cpp_server_scores_as_the_local_export(tiny_run, tiny_info, known, fcot, tmp_path):
+    """`fcot eval EXPORT --base-url` against llama.cpp's own OpenAI-compatible server (`llama_cpp.server`) of the
+    GGUF export: the same prompts and stop phrase as evaluating the export here, the same answers."""
+    import socket
+    import time
+
+    import httpx
+
+    gguf = export_run(tiny_run, tiny_info, "gguf", "f16", tmp_path / "tiny.gguf")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "llama.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "tiny",
+                               "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{url}/models").raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "llama.log").read_text()
+                time.sleep(0.2)
+        question = ["--limit", str(known), "--max-new-tokens", "40", "--json"]
+        served = fcot("eval", gguf, *question, "--base-url", url, "--model", "tiny", "--out", tmp_path / "served")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    local = fcot("eval", gguf, *question, "--threads", "1", "--out", tmp_path / "local")
+    assert served.code == 0 and local.code == 0, served.stderr + local.stderr
+    mine, theirs = json.loads(local.stdout), json.loads(served.stdout)
+    assert mine["accuracy"] == theirs["accuracy"] == 1.0
+    answers = [json.loads(open(r["file"]).read())["data"] for r in (mine, theirs)]
+    assert {i: (r[0]["prompt"], r[0]["completion"]) for i, r in answers[0].items()} == {
+        i: (r[0]["prompt"], r[0]["completion"]) for i, r in answers[1].items()}

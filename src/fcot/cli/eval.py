@@ -50,6 +50,12 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Evaluate a hosted fine-tune (MODEL = its "
                                            "finetune key) through the platform's API, e.g. openai."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Send the prompts to this OpenAI-compatible "
+                                           "completions endpoint (vLLM, llama.cpp's server, fcot serve), e.g. "
+                                           "http://localhost:8000/v1; MODEL (a run folder or export) still gives "
+                                           "the task, template and stop phrase."),
+    served_model: Optional[str] = typer.Option(None, "--model", help="With --base-url: the model name the "
+                                               "endpoint serves (default: MODEL as given)."),
     data_dir: Optional[Path] = DataDirOption,
     answer_type: Optional[str] = AnswerTypeOption,
 ) -> None:
@@ -88,33 +94,45 @@ def eval_(
     elif split not in (parts := task_obj.load_split(split_name, data_dir)):
         raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use "
                           f"{' or '.join(parts)}, or {VALIDATION} for a training run")
-    if info.export is None:
+    if served_model and not base_url:
+        raise ConfigError("--model names the model an endpoint serves; add --base-url, or drop --model")
+    if info.export is None and not base_url:
         check_model_name(model)
     base = info.base_model or (model if model == DEFAULT_STUDENT else Path(model).name)
     path = answers_path(out, base, template, task_obj.key, info.finetune_key, samples, temperature)
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
-    _evaluate(model, info, task_obj, template, split, limit, batch_size, max_new_tokens, precision, threads, out,
-              as_json, data_dir, base, path, sampling=(samples, temperature), questions=questions,
-              split_name=split_name)
+    student = _open(model, info, base_url, served_model, threads, precision)
+    _evaluate(student, info, task_obj, template, split, limit, batch_size, max_new_tokens, out, as_json, data_dir,
+              base, path, sampling=(samples, temperature), questions=questions, split_name=split_name)
 
 
-def _evaluate(model: str, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
-              max_new_tokens: int | None, precision: str | None, threads: int | None, out: Path, as_json: bool,
-              data_dir: Path | None, base: str, path: Path, sampling: tuple[int, float] = (1, 0.0),
-              questions: list[int] | None = None, split_name: str = "default") -> None:
-    """Open the model, generate with a progress bar, and print the result table (or JSON)."""
-    from rich.table import Table
+def _open(model: str, info: Any, base_url: str | None, served_model: str | None, threads: int | None,
+          precision: str | None) -> Any:
+    """The student that answers: an endpoint's, an export through its runtime (no torch), or a torch model."""
+    if base_url:
+        from fcot.evaluate.endpoint import EndpointStudent
 
-    from fcot.evaluate.generate import EvalOptions, evaluate_model
+        return EndpointStudent(base_url, served_model or model)
     from fcot.models import open_student
 
-    started = time.perf_counter()
     if info.export is None:  # an export runs without transformers
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # our own bar is the only one
-    student = open_student(model, threads=threads, precision=precision or "auto")
+    return open_student(model, threads=threads, precision=precision or "auto")
+
+
+def _evaluate(student: Any, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
+              max_new_tokens: int | None, out: Path, as_json: bool, data_dir: Path | None, base: str, path: Path,
+              sampling: tuple[int, float] = (1, 0.0), questions: list[int] | None = None,
+              split_name: str = "default") -> None:
+    """Generate with a progress bar, and print the result table (or JSON)."""
+    from rich.table import Table
+
+    from fcot.evaluate.generate import EvalOptions, evaluate_model
+
+    started = time.perf_counter()
     note = student.precision_note()
     with progress_bar(disable=as_json) as progress:
         bar = progress.add_task(f"{task.key} {template}", total=None)
