@@ -110,9 +110,16 @@ def test_ctrl_c_ends_in_keyboard_interrupt_even_when_a_coroutine_absorbs_the_can
     def ctrl_c_soon() -> None:
         threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
 
-    ctrl_c_soon()
-    assert asyncio.run(absorbing()) == "returned normally"  # plain asyncio.run: the command would exit 0
-    ctrl_c_soon()
-    with pytest.raises(KeyboardInterrupt):
-        run_interruptible(absorbing())
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever ran pytest
+    try:
+        ctrl_c_soon()
+        assert asyncio.run(absorbing()) == "returned normally"  # plain asyncio.run: the command would exit 0
+        ctrl_c_soon()
+        with pytest.raises(KeyboardInterrupt):
+            run_interruptible(absorbing())
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back as it was
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job: Ctrl-C is not for it
+        assert run_interruptible(asyncio.sleep(0, "done")) == "done"
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)

@@ -37,12 +37,14 @@ def run_interruptible(main: Awaitable[T]) -> T:
     a `finally` that awaits and returns) makes it return normally, and the command would exit 0 as if it had
     finished. Here the signal itself is recorded: the main task is cancelled (so partial results are saved on
     the way out) and KeyboardInterrupt is raised afterwards whatever became of the cancellation; a second
-    Ctrl-C stops at once.
+    Ctrl-C stops at once. A process started with SIGINT ignored (a background job) keeps ignoring it.
     """
     import signal
     import threading
 
     interrupts = 0
+    ours = (threading.current_thread() is threading.main_thread()  # checked before asyncio.run puts in its own
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
 
     async def guarded() -> T:
         nonlocal interrupts
@@ -55,8 +57,7 @@ def run_interruptible(main: Awaitable[T]) -> T:
                 raise KeyboardInterrupt
             loop.call_soon_threadsafe(task.cancel)
 
-        previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() \
-            else None
+        previous = signal.signal(signal.SIGINT, on_sigint) if ours else None
         try:
             return await main
         finally:
