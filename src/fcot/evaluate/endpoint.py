@@ -18,6 +18,7 @@ from fcot.teacher.engine import Completer, Sampling, Stats, gather, run_interrup
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 
 ENDPOINT_CONTEXT = 1 << 20  # the server checks each prompt against its own context
+REQUEST_TIMEOUT = 600.0  # seconds: a student served on a CPU may queue requests and answer one at a time
 
 
 class EndpointStudent(Completions):
@@ -28,7 +29,7 @@ class EndpointStudent(Completions):
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 16,
                  cache: Path | None = None) -> None:
         self.endpoint = EndpointConfig(model=model, base_url=base_url, api_key_env=api_key_env,
-                                       concurrency=concurrency)
+                                       concurrency=concurrency, timeout=REQUEST_TIMEOUT)
         self.name, self.cache = model, cache or default_cache_path()
         self.precision = f"served by {self.endpoint.url}"
         self.stats = Stats()  # requests, cache hits and token usage over every call
