@@ -34,21 +34,26 @@ def cpu_seconds(time_file: Path) -> tuple[float, float]:
     return cpu, rss / 1e6
 
 
-def answers(folder: Path, template: str) -> Path:
-    return next(folder.glob(f"completion_data/*__C_{template}/*.json"))
+def answers(folder: Path, template: str) -> Path | None:
+    return next(folder.glob(f"completion_data/*__C_{template}/*.json"), None)
 
 
 def row(folder: Path) -> str:
     results = {r.method: r for r in load_results(folder / "results.json")}
     ft = next(r for m, r in results.items() if m.startswith("Fine-tune-CoT"))
     cells = [f"{results[m].accuracy:.2f}" if m in results else "–" for m in COLUMNS]
-    n, ft_only, vanilla_only = discordant(str(answers(folder, ft.template)), str(answers(folder, "ft_token")))
+    vanilla = answers(folder, "ft_token")
+    if vanilla is None:  # a run still under way: its vanilla student not yet scored
+        paired, n = "–", ft.n
+    else:
+        n, ft_only, vanilla_only = discordant(str(answers(folder, ft.template)), str(vanilla))
+        paired = f"{ft_only} vs {vanilla_only}, p = {mcnemar_p(ft_only, vanilla_only):.2g}"
     low, high = ft.ci95
     paper = PAPER.get(ft.task, (None, None))
     cpu, rss = cpu_seconds(folder / "time.txt") if (folder / "time.txt").exists() else (0.0, 0.0)
     return (f"| {ft.task} | {n} | {ft.epochs:g} | " + " | ".join(cells) + f" | **{ft.accuracy:.2f}** ({low:.1f}–{high:.1f})"
-            f" | {ft_only} vs {vanilla_only}, p = {mcnemar_p(ft_only, vanilla_only):.2g}"
-            f" | {paper[0]} / {paper[1]} | {cpu:,.0f} CPU-s, {rss:.1f} GB |")
+            f" | {paired} | {paper[0]} / {paper[1]} | "
+            + (f"{cpu:,.0f} CPU-s, {rss:.1f} GB |" if cpu else "under way |"))
 
 
 def main() -> None:
