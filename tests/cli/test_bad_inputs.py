@@ -14,9 +14,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from in_process import run_cli
 from teacher.fault_server import FaultServer
-
-from fcot.cli import main
 
 CURATED = '{"input": "Tom has 3 apples. ###", "label": " 3 + 0 = 3 --> 3 END"}\n'
 RESULT = {"task": "coin_flip", "method": "zero-shot", "model": "m", "template": "zs", "n": 2, "accuracy": 50.0}
@@ -286,18 +285,6 @@ def _closed_port() -> int:
 
 def _tree(root: Path) -> dict[str, int | None]:
     return {str(p.relative_to(root)): (p.stat().st_size if p.is_file() else None) for p in root.rglob("*")}
-
-
-def run_cli(argv: list[str], capsys) -> tuple[int | str, str]:
-    """Exit code (or the exception that escaped) and stderr of `fcot <argv>` run in this process."""
-    try:
-        main(argv)
-        code: int | str = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except Exception as exc:  # noqa: BLE001 - an escaped exception is what this table guards against
-        code = f"{type(exc).__name__}: {exc}"
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, code, fragment", CASES, ids=[" ".join(c[0])[:80] for c in CASES])

@@ -13,9 +13,9 @@ import tempfile
 
 import pytest
 from full_disk import no_space, one_storage_error
+from in_process import run_cli
 from teacher.fault_server import FaultServer
 
-from fcot.cli import main
 from fcot.models import save_tiny_model
 
 
@@ -77,17 +77,7 @@ def test_teach_cache_keeps_what_was_answered(workdir, monkeypatch, capsys):
             assert "cache.sqlite3: the teacher's completion cache could not be written (database or disk is full)" \
                 in line
         monkeypatch.setenv("OPENAI_API_KEY", "k")
-        main_code = _run(argv, capsys)
-    assert main_code == 0  # space freed: the same command finishes
-
-
-def _run(argv: list[str], capsys) -> int:
-    try:
-        main(argv)
-    except SystemExit as exc:
-        capsys.readouterr()
-        return exc.code or 0
-    return 0
+        assert run_cli(argv, capsys)[0] == 0  # space freed: the same command finishes
 
 
 def test_curate_train_file(workdir, monkeypatch, capsys):
@@ -102,7 +92,7 @@ def test_eval_answers_keep_the_finished_ones(workdir, monkeypatch, capsys):
     with monkeypatch.context() as patch:
         _fill_disk_at_file(patch, "D_coin_flip.json")
         assert "D_coin_flip.json: the file could not be written" in one_storage_error(argv, capsys)
-    assert _run(argv, capsys) == 0
+    assert run_cli(argv, capsys)[0] == 0
     answers = next((workdir / "out").rglob("D_coin_flip.json"))
     assert len(json.loads(answers.read_text())["data"]) == 4
 
@@ -135,4 +125,4 @@ def test_final_model_of_a_training_run(workdir, monkeypatch, capsys):
         patch.setattr(PreTrainedModel, "save_pretrained", save_pretrained)
         assert "run: the final model could not be written (No space left on device)" in one_storage_error(argv, capsys)
     assert not (workdir / "run" / ".final.tmp").exists()
-    assert _run(argv, capsys) == 0 and (workdir / "run" / "model.safetensors").is_file()
+    assert run_cli(argv, capsys)[0] == 0 and (workdir / "run" / "model.safetensors").is_file()

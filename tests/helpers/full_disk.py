@@ -5,9 +5,7 @@ from __future__ import annotations
 import errno
 import re
 
-import pytest
-
-from fcot.cli import main
+from in_process import run_cli
 
 
 def no_space(*args, **kwargs):
@@ -19,11 +17,9 @@ def one_storage_error(argv: list[str], capsys) -> str:
     """Run `fcot <argv>` in this process; its one `error:` line (exit 2, no traceback, last on stderr), which names
     the size needed and free and ends with the command that resumes."""
     capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    err = capsys.readouterr().err
+    code, err = run_cli(argv, capsys)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert exit_.value.code == 2 and "Traceback" not in err and errors == err.strip().splitlines()[-1:], err
+    assert code == 2 and "Traceback" not in err and errors == err.strip().splitlines()[-1:], err
     line = errors[0]
     assert line.endswith("then resume with: fcot " + " ".join(argv)), line
     assert re.search(r"needs about [\d,.]+ [KM]B, [\d,.]+ [KM]B are free", line), line

@@ -102,9 +102,10 @@ def eval_(
     path = answers_path(out, base, template, task_obj.key, info.finetune_key, samples, temperature)
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
+    started = time.perf_counter()  # the reported wall time includes opening the model
     student = _open(model, info, base_url, served_model, threads, precision)
     _evaluate(student, info, task_obj, template, split, limit, batch_size, max_new_tokens, out, as_json, data_dir,
-              base, path, sampling=(samples, temperature), questions=questions, split_name=split_name)
+              base, path, started, sampling=(samples, temperature), questions=questions, split_name=split_name)
 
 
 def _open(model: str, info: Any, base_url: str | None, served_model: str | None, threads: int | None,
@@ -125,14 +126,13 @@ def _open(model: str, info: Any, base_url: str | None, served_model: str | None,
 
 def _evaluate(student: Any, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, out: Path, as_json: bool, data_dir: Path | None, base: str, path: Path,
-              sampling: tuple[int, float] = (1, 0.0), questions: list[int] | None = None,
+              started: float, sampling: tuple[int, float] = (1, 0.0), questions: list[int] | None = None,
               split_name: str = "default") -> None:
     """Generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 
     from fcot.evaluate.generate import EvalOptions, evaluate_model
 
-    started = time.perf_counter()
     note = student.precision_note()
     with progress_bar(disable=as_json) as progress:
         bar = progress.add_task(f"{task.key} {template}", total=None)
