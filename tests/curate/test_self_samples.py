@@ -41,6 +41,14 @@ def test_a_students_correct_samples_become_samples_with_their_own_rationale(shar
     assert result.finetune_key == "ft_cot_token_t70_d2_coin_flip"
 
 
+def test_a_students_correct_sample_without_a_rationale_is_skipped_and_counted(shared_data):
+    cd = _student_samples(shared_data)
+    first = next(iter(cd.data.values()))[0]
+    first["completion"] = first["completion"].partition(" -->")[2].strip()  # just the answer: nothing to learn from
+    result = curate(cd, data_dir=shared_data)
+    assert result.stats.correct == 5 and result.stats.no_rationale == 1 and result.stats.kept == 4
+
+
 def test_few_shot_cot_completions_keep_the_text_before_the_answer_as_rationale(shared_data):
     cd = _student_samples(shared_data)
     cd.metadata["prediction_template"] = "fs_cot"

@@ -86,10 +86,10 @@ def curate(
     table = Table(title=f"curated {templates} for {model_type} models, {split} split",
                   caption=f"written to {', '.join(folders)}/F_*.jsonl")
     table.add_column("task", no_wrap=True)
-    for column in ("train", "outputs", "correct", "long", "dupes", "kept"):
+    for column in ("train", "outputs", "correct", "long", "dupes", "no rationale", "kept"):
         table.add_column(column, justify="right")
     for result, path in results:
         s = result.stats
         table.add_row(s.dataset_key, str(s.split_samples), str(s.completions), str(s.correct), str(s.too_long),
-                      str(s.duplicates), str(s.kept))
+                      str(s.duplicates), str(s.no_rationale), str(s.kept))
     console.print(table)

@@ -42,6 +42,7 @@ class CurateStats:
     correct: int = 0  # completions whose answer is correct
     too_long: int = 0  # correct ones dropped by --max-rationale-tokens
     duplicates: int = 0  # correct ones dropped by --dedupe
+    no_rationale: int = 0  # correct ones whose text states no rationale before its answer (a student's sample)
     kept: int = 0  # training samples written
     kept_samples: int = 0  # distinct questions among them
 
@@ -220,6 +221,9 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
                 continue
             stats.correct += 1
             rationale = rationale_of(c, completions.prediction_template)
+            if not rationale and reasons(completions.prediction_template):
+                stats.no_rationale += 1
+                continue
             if rationale is None:
                 raise DataError(f"completions for {task.key}: sample {index} has no rationale; Fine-tune-CoT needs "
                                 "completions that reason (zs_cot, fs_cot or a Fine-tune-CoT student's)")
@@ -287,6 +291,12 @@ def rationale_of(completion: dict, prediction_template: str | None) -> str | Non
     template = TEMPLATES.get(prediction_template or "")
     text = completion.get("completion")
     return template.rationale_of(text) if template and isinstance(text, str) else None
+
+
+def reasons(prediction_template: str | None) -> bool:
+    """Whether predictions of this template open with a rationale before their answer (a student's own samples)."""
+    template = TEMPLATES.get(prediction_template or "")
+    return bool(template and template.writes_rationale and template.answer_prefix)
 
 
 def _config(template: str, model_type: str, stop_phrase: str | None, task: Task, extra: dict) -> dict:
