@@ -79,8 +79,10 @@ def one_thread():
 def run_dir(tmp_path_factory, shared_data) -> Path:
     """An `fcot train` run folder (multiarith, ft_cot_token, stop END) whose tiny model learnt ANSWERED questions."""
     from serve_helpers import multiarith_train
-    from tiny_lm import ANSWERED, build_tiny_model, train_run
+    from tiny_lm import ANSWERED, train_run
+
+    from fcot.models import save_tiny_model
 
     samples = multiarith_train(shared_data, ANSWERED)
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-run"), corpus=tuple(s["question"] for s in samples))
+    path = save_tiny_model(tmp_path_factory.mktemp("tiny-run"), texts=tuple(s["question"] for s in samples))
     return train_run(path, "multiarith", samples)

@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import yaml
-from tiny_lm import build_tiny_model, overfit, rationale
+from tiny_lm import overfit, rationale
 
 from fcot.formats import read_json, read_jsonl
+from fcot.models import save_tiny_model
 from fcot.templates import format_input, format_label
 
 KNOWN = 4
@@ -19,7 +20,7 @@ def test_self_training_adds_the_students_correct_rationales_and_a_row(fcot, tmp_
     dataset = {s["sample_index"]: s for s in read_json(shared_data / "dataset" / "multiarith.json")["data"]}
     train = read_json(shared_data / "split" / "multiarith__default.json")["train"]
     known = [{**dataset[i], "rationale": rationale(dataset[i])} for i in train[:KNOWN]]
-    student = build_tiny_model(tmp_path / "student", corpus=tuple(s["question"] for s in known))
+    student = save_tiny_model(tmp_path / "student", texts=tuple(s["question"] for s in known))
     overfit(student, [format_input("ft_cot_token", s) + format_label("ft_cot_token", s, stop_phrase="END")
                       for s in known])
     config = {"name": "self", "tasks": ["multiarith"], "out": str(tmp_path / "out"), "data_dir": str(shared_data),

@@ -25,7 +25,8 @@ def test_axes_expand_into_named_points_with_baselines_run_once():
     # zero-shot prompting depends on no axis here: once; vanilla fine-tuning on both: at every point
     assert [p.config.baselines for p in found] == [["zs", "ft_token"], ["ft_token"], ["ft_token"], ["ft_token"]]
     assert all(not p.config.sweep for p in found)
-    teachers = points(load_config(None, ["sweep={teacher.samples: [1, 2]}", "tasks=[coin_flip, multiarith]"]))
+    teachers = points(load_config(None, ["sweep={teacher.samples: [1, 2]}", "teacher.temperature=0.7",
+                                          "tasks=[coin_flip, multiarith]"]))
     assert [p.config.baselines for p in teachers] == [["zs", "ft_token"], []]  # D changes no baseline
     tasks = points(load_config(None, ["sweep={tasks: [coin_flip, [multiarith, svamp]]}"]))
     assert [p.config.tasks for p in tasks] == [["coin_flip"], ["multiarith", "svamp"]]

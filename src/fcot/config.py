@@ -12,12 +12,12 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, field_problems
 from fcot.evaluate.generate import EVAL_BATCH_SIZE
 from fcot.formats import DEFAULT_OUT, MAX_SAMPLES, MAX_TEMPERATURE, read_yaml
 from fcot.resources import RECORDED_TEACHER
 from fcot.student.config import StudentConfig
-from fcot.teacher.config import TeachConfig
+from fcot.teacher.config import TeacherOptions
 from fcot.templates import TEMPLATES
 
 CONFIG_FILE = "fcot.yaml"  # the experiment's config, kept beside its results
@@ -30,15 +30,12 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
-class TeacherSection(_Section):
-    """Where the rationales come from."""
+class TeacherSection(TeacherOptions):
+    """Where the rationales come from: the options shared with `fcot teach` (`TeacherOptions`), and a price."""
+
+    model_config = ConfigDict(frozen=False)
 
     teacher: str = f"recorded:{RECORDED_TEACHER}"  # backend:model — recorded:<name|path>, openai:<model>, local:<path>
-    base_url: Optional[str] = None  # OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, ...)
-    samples: int = Field(TeachConfig.samples, ge=1)  # diverse reasoning: rationales per question
-    temperature: float = Field(TeachConfig.temperature, ge=0)  # 0 = greedy; the paper used 0.7 for diverse reasoning
-    max_tokens: int = Field(TeachConfig.max_tokens, ge=1)  # rationale length limit, as in the paper
-    concurrency: int = Field(TeachConfig.concurrency, ge=1)
     usd_per_1k_tokens: float = Field(0.02, ge=0)  # text-davinci-002's price when the paper's data was made
 
 
@@ -131,5 +128,5 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(field_problems(exc.errors()))
         raise ConfigError(f"{where}: {problems}") from exc

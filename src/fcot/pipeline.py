@@ -83,7 +83,6 @@ def check_experiment(config: RunConfig) -> list[Task]:
     tasks = [resolve_task(spec, config.answer_type) for spec in config.tasks]
     model_type = model_type_of(config.student.model)
     for task in tasks:
-        _teach_config(config, task, config.root).validate()
         try:
             check_trainable(config.curate.template or rationale_template(task), model_type)
         except ConfigError as exc:
@@ -151,12 +150,10 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
 
 def _teach_config(config: RunConfig, task: Task, root: Path) -> TeachConfig:
     """The `fcot teach` options of the config's teacher section."""
-    from fcot.teacher import TeachConfig
+    from fcot.teacher.config import TeachConfig, TeacherOptions
 
-    t = config.teacher
-    return TeachConfig(task=task, teacher=t.teacher, base_url=t.base_url, samples=t.samples,
-                       temperature=t.temperature, max_tokens=t.max_tokens, concurrency=t.concurrency,
-                       split="all", out=root, data_dir=config.data_dir)
+    shared = config.teacher.model_dump(include=set(TeacherOptions.model_fields))
+    return TeachConfig(task=task, **shared, split="all", out=root, data_dir=config.data_dir)
 
 
 def _teach(config: RunConfig, task: Task, root: Path) -> CompletionDataset:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from fcot.config import CONFIG_FILE, RunConfig, set_path
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, field_problems
 from fcot.formats import safe_name, write_atomic
 from fcot.pipeline import Experiment, Notify, check_experiment, run_experiment
 from fcot.report import Result, render_report, save_results

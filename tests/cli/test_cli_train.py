@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 from fcot.formats import read_json
 from fcot.student import is_complete
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_train_writes_a_complete_run(fcot, shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_zs_cot_multiarith.jsonl", n=8)
-    model = save_gpt2(tmp_path / "gpt2", word_tokenizer(all_texts(data)))
+    model = trainable_model(tmp_path / "gpt2", data)
     config = tmp_path / "student.yaml"
     config.write_text("# fcot train F.jsonl --config student.yaml\nlora: false\nbatch_size: 4\nval_fraction: 0\n")
     res = fcot("train", data, "--model", model, "--config", config, "--max-steps", "3", "--lr", "1e-3",

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tiny_lm import build_tiny_model, overfit
+from tiny_lm import overfit
+
+from fcot.models import save_tiny_model
 
 KNOWN = 3  # multiarith test questions the tiny run answers (and the parity checks ask)
 TEMPLATE, STOP = "ft_cot_token", "END"
@@ -29,7 +31,7 @@ def tiny_run(tmp_path_factory, known_samples) -> Path:
     from fcot.templates import format_input, format_label
 
     samples = known_samples
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-run"), corpus=tuple(s["question"] for s in samples))
+    path = save_tiny_model(tmp_path_factory.mktemp("tiny-run"), texts=tuple(s["question"] for s in samples))
     overfit(path, [format_input(TEMPLATE, s) + format_label(TEMPLATE, s, stop_phrase=STOP) for s in samples])
     record = {"student": {"model": "tiny"}, "data": {"dataset_key": "multiarith", "template": TEMPLATE,
                                                      "stop_phrase": STOP}}

@@ -31,7 +31,8 @@ def test_export_keeps_the_models_context_length(tiny_run, tiny_info, tmp_path, f
     from fcot.models.edge import load_edge
 
     out = export_run(tiny_run, tiny_info, fmt, quantize, tmp_path / f"tiny.{fmt}")
-    assert load_edge(out).context_length == 512  # the tiny model's max_position_embeddings
+    positions = json.loads((tiny_run / "config.json").read_text(encoding="utf-8"))["max_position_embeddings"]
+    assert load_edge(out).context_length == positions == 1024
 
 
 def test_gguf_tensors_read_back_exactly(tiny_run, tiny_info, tmp_path):

@@ -1,37 +1,10 @@
-"""Tiny random-init causal LMs with a byte-level BPE tokenizer, built offline; one can be taught a few answers."""
+"""Teaching a tiny model (`fcot.models.save_tiny_model`) a few answers, or making it a trained run folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-CORPUS = [
-    "Q: Tom has 3 apples and buys 5 more. How many apples does he have?",
-    "A: Let's think step by step. 3 + 5 = 8. Therefore, the answer (arabic numerals) is 8.",
-    "There were 12 birds on a tree and 4 flew away, so 12 - 4 = 8 birds are left.",
-]
-
 CHAT_TEMPLATE = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}<assistant>"  # a minimal one
-
-
-def build_tiny_model(path: Path, chat_template: str | None = None, corpus: tuple[str, ...] = ()) -> Path:
-    """Save a 2-layer, 64-wide Llama with a byte-level BPE tokenizer (trained on CORPUS + corpus) to path."""
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(CORPUS + list(corpus), vocab_size=320 + 40 * len(corpus), min_frequency=1,
-                            special_tokens=["<pad>", "<eos>"])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, pad_token="<pad>", eos_token="<eos>")
-    if chat_template:
-        tokenizer.chat_template = chat_template
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         pad_token_id=0, eos_token_id=1, bos_token_id=1, tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def teach_to_answer(path: Path, samples: list[dict], trigger: str, steps: int = 200) -> Path:

@@ -1,54 +1,14 @@
-"""Tiny random-init students (GPT-2 and T5, 2 layers, 64 wide) with a word-level tokenizer, and small curated files."""
+"""Small curated files for training tests, and a tiny model to train on one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from fcot.curate import CurateResult, curate, write_curated
 from fcot.formats import CompletionDataset
+from fcot.models import save_tiny_model
 
 TEACHER_FILES = "completion_data/B_text-davinci-002__C_zs_cot"
-
-
-def word_tokenizer(texts: list[str], eos: str = "</s>"):
-    """A word-level fast tokenizer over texts (short sequences keep tiny-model tests fast)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=["<pad>", eos, "<unk>"]))
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token=eos, unk_token="<unk>")
-
-
-def save_gpt2(path: Path, tokenizer, seed: int = 0) -> Path:
-    """A 2-layer, 64-wide GPT-2 without dropout (so batch layouts can be compared exactly), with the tokenizer."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(seed)
-    config = GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=256, vocab_size=len(tokenizer),
-                        bos_token_id=1, eos_token_id=1, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0,
-                        attn_pdrop=0.0)
-    GPT2LMHeadModel(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def save_t5(path: Path, tokenizer, seed: int = 0) -> Path:
-    """A 2-layer, 64-wide T5 saved with the tokenizer (which must append </s>)."""
-    from tokenizers import processors
-    from transformers import T5Config, T5ForConditionalGeneration
-
-    tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", tokenizer.eos_token_id)])
-    torch.manual_seed(seed)
-    config = T5Config(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, vocab_size=len(tokenizer),
-                      decoder_start_token_id=0, pad_token_id=0, eos_token_id=tokenizer.eos_token_id)
-    T5ForConditionalGeneration(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def curated_file(shared_data: Path, out: Path, model_type: str = "decoder", n: int = 8,
@@ -65,3 +25,8 @@ def all_texts(path: Path) -> list[str]:
     from fcot.formats import read_jsonl
 
     return [text for row in read_jsonl(path) for text in (row["input"], row["label"])]
+
+
+def trainable_model(path: Path, curated: Path, model_type: str = "decoder") -> Path:
+    """A tiny GPT-2 (or T5) with a word-level tokenizer of the curated file's text, initialised for training."""
+    return save_tiny_model(path, model_type, gpt2=True, word_level=True, texts=all_texts(curated), init_scale=1)

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 from serve_helpers import API_KEY, multiarith_train, serve_in_thread
-from tiny_lm import ANSWERED, CHAT_TEMPLATE, build_tiny_model, teach_to_answer
+from tiny_lm import ANSWERED, CHAT_TEMPLATE, teach_to_answer
+
+from fcot.models import save_tiny_model
 
 @pytest.fixture(scope="session")
 def answering_model_dir(tmp_path_factory, shared_data) -> Path:
     """A tiny causal LM (context 512) that answers the first ANSWERED multiarith train questions correctly."""
     samples = multiarith_train(shared_data, ANSWERED)
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-lm"), corpus=tuple(s["question"] for s in samples))
+    path = save_tiny_model(tmp_path_factory.mktemp("tiny-lm"), texts=tuple(s["question"] for s in samples))
     return teach_to_answer(path, samples, "Therefore, the answer (arabic numerals) is")
 
 
@@ -22,7 +24,7 @@ def served_app(tmp_path_factory):
     from fcot.models import open_student
     from fcot.serve import create_app
 
-    path = build_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=CHAT_TEMPLATE)
+    path = save_tiny_model(tmp_path_factory.mktemp("tiny-chat-lm"), chat_template=CHAT_TEMPLATE)
     app = create_app(open_student(path, device="cpu"), model_name="tiny", max_batch=4)
     with serve_in_thread(app) as url:
         yield url, app

@@ -49,8 +49,8 @@ def test_errors_are_openai_shaped(client, served_app):
         client.completions.create(model="gpt-4", prompt="x", max_tokens=2)
     assert missing.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError) as too_long:
-        client.completions.create(model="tiny", prompt="x", max_tokens=600)
-    assert too_long.value.code == "context_length_exceeded" and "512" in too_long.value.message
+        client.completions.create(model="tiny", prompt="x", max_tokens=1100)
+    assert too_long.value.code == "context_length_exceeded" and "1024" in too_long.value.message
     bad = httpx.post(f"{served_app[0]}/completions", json={"prompt": "x", "max_tokens": -1})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "max_tokens"
 

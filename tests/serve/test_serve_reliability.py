@@ -30,7 +30,7 @@ MALFORMED = [  # (method, path, body: dict -> JSON, bytes -> as is, headers, sta
     ("POST", COMPLETIONS, {"prompt": "x", "max_tokens": 0}, {}, 400),
     ("POST", COMPLETIONS, {"prompt": "x", "max_tokens": 10**9}, {}, 400),
     ("POST", COMPLETIONS, {"prompt": "x", "n": 129}, {}, 400),
-    ("POST", COMPLETIONS, {"prompt": "apples " * 600}, {}, 400),  # over the 512-token context
+    ("POST", COMPLETIONS, {"prompt": "apples " * 1200}, {}, 400),  # over the 1024-token context
     ("POST", COMPLETIONS, {"prompt": "x", "model": "gpt-4"}, {}, 404),
     ("POST", COMPLETIONS, json.dumps({"prompt": "x"}).encode(), {"Content-Type": "text/plain"}, 400),
     ("POST", COMPLETIONS, b"x" * (MAX_BODY_BYTES + 1), {}, 413),

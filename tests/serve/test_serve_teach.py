@@ -68,7 +68,7 @@ def test_teach_and_curate_through_fcot_serve_and_local_teacher(fcot, fcot_serve,
 
 def test_prompt_over_the_served_context(fcot, fcot_serve, tmp_path):
     result = fcot("teach", "--task", "multiarith", "--limit", "2", "--teacher", "openai:tiny", "--base-url",
-                  fcot_serve, "--max-tokens", "600", "--out", str(tmp_path), "--cache", str(tmp_path / "c.sqlite3"))
+                  fcot_serve, "--max-tokens", "1100", "--out", str(tmp_path), "--cache", str(tmp_path / "c.sqlite3"))
     assert result.code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "context_length_exceeded" in errors[0] and "Traceback" not in result.stderr

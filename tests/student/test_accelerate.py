@@ -12,7 +12,7 @@ from fcot.curate import hold_out, split_validation
 from fcot.formats import read_json
 from fcot.student import is_complete
 from fcot.student.data import read_train_file
-from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 
 def _free_port() -> int:
@@ -23,7 +23,7 @@ def _free_port() -> int:
 
 def test_two_cpu_processes_train_one_model(shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_zs_cot_multiarith.jsonl", n=16)
-    model = save_gpt2(tmp_path / "gpt2", word_tokenizer(all_texts(data)))
+    model = trainable_model(tmp_path / "gpt2", data)
     out = tmp_path / "run"
     # Without GPUs, fcot trains on CPU, so the multi-process launcher gives DDP over gloo.
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",

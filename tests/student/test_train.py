@@ -16,14 +16,14 @@ from fcot.student.choose import Point, choose
 from fcot.student.loss import FusedLabelLoss
 from fcot.student.run import CURVE_FILE
 from fcot.models import load_model, save_tiny_model
-from train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 
 @pytest.fixture(scope="module")
 def decoder_setup(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("decoder")
     data = curated_file(shared_data, root / "F_zs_cot_multiarith.jsonl", n=8)
-    return data, save_gpt2(root / "gpt2", word_tokenizer(all_texts(data)))
+    return data, trainable_model(root / "gpt2", data)
 
 
 def _generate(run_dir, text: str) -> str:
@@ -76,7 +76,7 @@ def test_gpt2_learns_the_ft_cot_token_format(decoder_setup, tmp_path):
 
 def test_t5_learns_the_ft_cot_token_format(shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_t5.jsonl", model_type="encoder_decoder", n=8)
-    model = save_t5(tmp_path / "t5", word_tokenizer(all_texts(data)))
+    model = trainable_model(tmp_path / "t5", data, "encoder_decoder")
     # fp32 on every CPU: bf16 autocast rounds differently on AVX512-BF16 and AMX, and on the former this tiny
     # random T5 at lr 1e-2 fits the format less often (2 of 5 answers)
     config = StudentConfig(model=str(model), lora=False, epochs=100, learning_rate=1e-2, warmup_ratio=0,

@@ -10,14 +10,14 @@ from transformers import TrainerCallback
 
 from fcot.errors import ConfigError, DataError, ModelError
 from fcot.student import StudentConfig, is_complete, train
-from train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 
 @pytest.fixture(scope="module")
 def setup(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("errors")
     data = curated_file(shared_data, root / "F_zs_cot_multiarith.jsonl", n=8)
-    return root, data, save_gpt2(root / "gpt2", word_tokenizer(all_texts(data)))
+    return root, data, trainable_model(root / "gpt2", data)
 
 
 def _quick(model, **extra) -> StudentConfig:
@@ -46,7 +46,7 @@ def test_bad_models_and_mismatched_model_types(setup, shared_data, tmp_path):
     (tmp_path / "notes").mkdir()
     with pytest.raises(ModelError, match="not a model folder"):
         train(_quick(tmp_path / "notes"), data, tmp_path / "run")
-    t5 = save_t5(tmp_path / "t5", word_tokenizer(all_texts(data)))
+    t5 = trainable_model(tmp_path / "t5", data, "encoder_decoder")
     with pytest.raises(ModelError, match="curated for decoder models but the model is encoder_decoder"):
         train(_quick(t5), data, tmp_path / "run")
     natural = curated_file(shared_data, tmp_path / "F_natural.jsonl", template="ft_cot_natural")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fcot.student.run import STAGING, checkpoints, is_saved
-from train_helpers import all_texts, curated_file, save_gpt2, save_t5, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 # imported by the child through PYTHONPATH: every torch.save pauses, so a kill can land in the middle of a save
 SLOW_SAVES = """
@@ -68,8 +68,7 @@ def _kill_when(cmd: list[str], env: dict, ready, sig: int = signal.SIGKILL, time
 @pytest.mark.parametrize("kind", ["decoder", "encoder_decoder"])
 def test_killed_anywhere_the_same_command_resumes_to_the_same_result(kind, shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_zs_cot_multiarith.jsonl", model_type=kind, n=8)
-    save = save_gpt2 if kind == "decoder" else save_t5
-    model = save(tmp_path / "model", word_tokenizer(all_texts(data)))
+    model = trainable_model(tmp_path / "model", data, kind)
     config = tmp_path / "student.yaml"
     config.write_text("lora: false\nmax_steps: 10\nbatch_size: 4\neval_steps: 2\nval_fraction: 0\n"
                       "save_total_limit: 2\nprecision: fp32\nlearning_rate: 0.003\n")

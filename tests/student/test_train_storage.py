@@ -14,14 +14,14 @@ from fcot.cli import main
 from fcot.errors import StorageError
 from fcot.formats import write_atomic
 from fcot.student import StudentConfig, is_complete, last_checkpoint, train
-from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 
 @pytest.fixture(scope="module")
 def setup(shared_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("storage")
     data = curated_file(shared_data, root / "F_zs_cot_multiarith.jsonl", n=8)
-    return data, save_gpt2(root / "gpt2", word_tokenizer(all_texts(data)))
+    return data, trainable_model(root / "gpt2", data)
 
 
 def _config(model) -> StudentConfig:

@@ -6,13 +6,14 @@ import json
 
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset, read_json
+from fcot.models import save_tiny_model
 from fcot.student import StudentConfig, train
-from train_helpers import all_texts, curated_file, save_gpt2, word_tokenizer
+from train_helpers import curated_file, trainable_model
 
 
 def test_recorded_validation_accuracy_is_what_fcot_eval_gives(fcot, shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_zs_cot_coin_flip.jsonl", n=24, task="coin_flip")
-    model = save_gpt2(tmp_path / "gpt2", word_tokenizer(all_texts(data)))
+    model = trainable_model(tmp_path / "gpt2", data)
     config = StudentConfig(model=str(model), lora=False, epochs=20, learning_rate=3e-3, warmup_ratio=0,
                            val_questions=24, eval_steps=30, precision="fp32")
     result = train(config, data, tmp_path / "run")
@@ -31,7 +32,6 @@ def test_recorded_validation_accuracy_is_what_fcot_eval_gives(fcot, shared_data,
 
 
 def test_validation_split_needs_a_training_run(fcot, shared_data, tmp_path):
-    from fcot.models import save_tiny_model
 
     plain = save_tiny_model(tmp_path / "plain", "decoder")
     result = fcot("eval", plain, "--task", "coin_flip", "--split", "validation", "--out", tmp_path / "out")
@@ -40,7 +40,7 @@ def test_validation_split_needs_a_training_run(fcot, shared_data, tmp_path):
 
 def test_a_finished_run_folder_can_move(shared_data, tmp_path):
     data = curated_file(shared_data, tmp_path / "F_zs_cot_coin_flip.jsonl", n=8, task="coin_flip")
-    model = save_gpt2(tmp_path / "gpt2", word_tokenizer(all_texts(data)))
+    model = trainable_model(tmp_path / "gpt2", data)
     config = StudentConfig(model=str(model), lora=False, max_steps=4, eval_steps=2, val_questions=4,
                            precision="fp32")
     result = train(config, data, tmp_path / "run")

@@ -85,12 +85,12 @@ def test_retry_policy():
 def test_config_names_diverse_runs_and_rejects_bad_options():
     assert TeachConfig(task="t", teacher="openai:m").completion_key == "zs_cot"
     assert TeachConfig(task="t", teacher="openai:m", samples=8, temperature=0.7).completion_key == "zs_cot_t70_d8"
-    with pytest.raises(ConfigError, match="--temperature"):
-        TeachConfig(task="t", teacher="openai:m", samples=4).validate()
-    with pytest.raises(ConfigError, match="--samples 65"):
-        TeachConfig(task="t", teacher="openai:m", samples=65, temperature=1).validate()
-    with pytest.raises(ConfigError, match="--batch"):
-        TeachConfig(task="t", teacher="recorded:x", batch=True).validate()
+    with pytest.raises(ConfigError, match="--temperature 0: with 4 samples per question"):
+        TeachConfig.checked(task="t", teacher="openai:m", samples=4)
+    with pytest.raises(ConfigError, match="--samples 65: .*; --batch: the Batch API is for openai"):
+        TeachConfig.checked(task="t", teacher="recorded:x", samples=65, temperature=1, batch=True)
+    with pytest.raises(ConfigError, match="--timeout 0: .*greater than 0; --batch: .* not recorded:"):
+        TeachConfig.checked(task="t", teacher="recorded:x", batch=True, timeout=0)
 
 
 def test_ctrl_c_ends_in_keyboard_interrupt_even_when_a_coroutine_absorbs_the_cancellation():

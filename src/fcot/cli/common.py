@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 
 from fcot.formats import DEFAULT_OUT
@@ -30,6 +31,11 @@ ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for tor
 PrecisionOption = typer.Option(None, "--precision", help="Matmul precision: auto (default: bf16 where the "
                                "hardware has it: GPUs, AMX/AVX512-BF16 CPUs; else fp32; $FCOT_PRECISION overrides), "
                                "fp32 or bf16.")
+
+
+def default_of(config: type[BaseModel], field: str) -> Any:
+    """A config field's default: the flag's default and what its help text states."""
+    return config.model_fields[field].default
 
 
 def announce_precision(requested: str | None, device: str | None = None) -> str:

@@ -8,7 +8,7 @@ import typer
 
 from fcot.cli import app
 from fcot.cli.common import (AnswerTypeOption, DataDirOption, Optional, OutDirOption, announce_precision, console,
-                             err_console, on_interrupt, progress_bar)
+                             default_of, err_console, on_interrupt, progress_bar)
 from fcot.teacher.config import TeachConfig
 
 
@@ -21,27 +21,27 @@ def teach(
                                                "folder B_<name> (default: the model's name; a model file's stem)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. "
                                            "http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)."),
-    api_key_env: str = typer.Option(TeachConfig.api_key_env, "--api-key-env", help="Environment variable holding the key."),
-    prompt: str = typer.Option(TeachConfig.prompt, "--prompt", help="zs_cot (two-step Zero-shot-CoT) or fs_cot (few-shot CoT)."),
-    samples: int = typer.Option(TeachConfig.samples, "--samples", "-D", help="Rationales per question (diverse reasoning: 1..64)."),
-    temperature: float = typer.Option(TeachConfig.temperature, "--temperature", help="Sampling temperature (0.7 for diverse reasoning)."),
-    max_tokens: int = typer.Option(TeachConfig.max_tokens, "--max-tokens", help="Rationale length limit in tokens."),
-    answer_max_tokens: int = typer.Option(TeachConfig.answer_max_tokens, "--answer-max-tokens", help="Step-2 answer length limit in tokens."),
-    split: str = typer.Option(TeachConfig.split, "--split", help="train, test or all questions of the default split."),
+    api_key_env: str = typer.Option(default_of(TeachConfig, "api_key_env"), "--api-key-env", help="Environment variable holding the key."),
+    prompt: str = typer.Option(default_of(TeachConfig, "prompt"), "--prompt", help="zs_cot (two-step Zero-shot-CoT) or fs_cot (few-shot CoT)."),
+    samples: int = typer.Option(default_of(TeachConfig, "samples"), "--samples", "-D", help="Rationales per question (diverse reasoning: 1..64)."),
+    temperature: float = typer.Option(default_of(TeachConfig, "temperature"), "--temperature", help="Sampling temperature (0.7 for diverse reasoning)."),
+    max_tokens: int = typer.Option(default_of(TeachConfig, "max_tokens"), "--max-tokens", help="Rationale length limit in tokens."),
+    answer_max_tokens: int = typer.Option(default_of(TeachConfig, "answer_max_tokens"), "--answer-max-tokens", help="Step-2 answer length limit in tokens."),
+    split: str = typer.Option(default_of(TeachConfig, "split"), "--split", help="train, test or all questions of the default split."),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
-    chat: bool = typer.Option(TeachConfig.chat, "--chat", help="Chat-only endpoint: send the text as one user message."),
-    concurrency: int = typer.Option(TeachConfig.concurrency, "--concurrency", "-j", help="Requests in flight at once."),
+    chat: bool = typer.Option(default_of(TeachConfig, "chat"), "--chat", help="Chat-only endpoint: send the text as one user message."),
+    concurrency: int = typer.Option(default_of(TeachConfig, "concurrency"), "--concurrency", "-j", help="Requests in flight at once."),
     rpm: Optional[float] = typer.Option(None, "--rpm", help="Requests-per-minute limit."),
     tpm: Optional[float] = typer.Option(None, "--tpm", help="Tokens-per-minute limit."),
-    max_retries: int = typer.Option(TeachConfig.max_retries, "--max-retries", help="Retries per request on 429/5xx/timeouts."),
-    timeout: float = typer.Option(TeachConfig.timeout, "--timeout", help="Seconds per request."),
-    backoff: float = typer.Option(TeachConfig.backoff, "--backoff", help="First retry waits up to this many seconds (doubling)."),
-    batch: bool = typer.Option(TeachConfig.batch, "--batch", help="Use the Batch API (/v1/files + /v1/batches, half price)."),
-    batch_poll: float = typer.Option(TeachConfig.batch_poll, "--batch-poll", help="Seconds between batch status checks."),
+    max_retries: int = typer.Option(default_of(TeachConfig, "max_retries"), "--max-retries", help="Retries per request on 429/5xx/timeouts."),
+    timeout: float = typer.Option(default_of(TeachConfig, "timeout"), "--timeout", help="Seconds per request."),
+    backoff: float = typer.Option(default_of(TeachConfig, "backoff"), "--backoff", help="First retry waits up to this many seconds (doubling)."),
+    batch: bool = typer.Option(default_of(TeachConfig, "batch"), "--batch", help="Use the Batch API (/v1/files + /v1/batches, half price)."),
+    batch_poll: float = typer.Option(default_of(TeachConfig, "batch_poll"), "--batch-poll", help="Seconds between batch status checks."),
     prices: Optional[Path] = typer.Option(None, "--prices", help="JSON file mapping model names to (input, output) "
                                           "dollars per 1M tokens."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="SQLite completion cache (default: in fcot's cache)."),
-    save_every: float = typer.Option(TeachConfig.save_every, "--save-every", help="Seconds between partial writes of the output."),
+    save_every: float = typer.Option(default_of(TeachConfig, "save_every"), "--save-every", help="Seconds between partial writes of the output."),
     out: Path = OutDirOption,
     data_dir: Optional[Path] = DataDirOption,
     answer_type: Optional[str] = AnswerTypeOption,
@@ -57,14 +57,13 @@ def teach(
     from fcot.teacher.teach import output_path
 
     task = resolve_task(task, answer_type)  # an unknown task fails here, before any progress output
-    config = TeachConfig(
+    config = TeachConfig.checked(
         task=task, teacher=teacher, base_url=base_url, api_key_env=api_key_env, prompt=prompt, samples=samples,
         temperature=temperature, max_tokens=max_tokens, answer_max_tokens=answer_max_tokens, split=split,
         limit=limit, chat=chat, concurrency=concurrency, requests_per_minute=rpm, tokens_per_minute=tpm,
         max_retries=max_retries, timeout=timeout, backoff=backoff, batch=batch, batch_poll=batch_poll,
         prices=prices, cache=cache, save_every=save_every, out=out, data_dir=data_dir, teacher_name=teacher_name,
     )
-    config.validate()
     announce = [teacher.startswith("local:")]  # a local model's precision, once it has loaded
     on_interrupt(f"every answer received is in the teacher cache, and the answers so far in {out}/completion_data")
     stats = Stats()

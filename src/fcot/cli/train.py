@@ -11,7 +11,12 @@ from fcot.cli import app
 from fcot.formats import DEFAULT_OUT
 from fcot.models.loading import DEFAULT_STUDENT
 from fcot.cli.common import (Optional, PrecisionOption, ThreadsOption, TrainProgress, announce_precision, console,
-                             on_interrupt, quiet_libraries, set_threads)
+                             default_of, on_interrupt, quiet_libraries, set_threads)
+from fcot.student.config import FULL_LR, LORA_LR, StudentConfig
+
+
+def _default(field: str) -> str:
+    return f"{default_of(StudentConfig, field):g}"
 
 
 @app.command()
@@ -22,14 +27,15 @@ def train(
                                         "model folder, a .gguf file or a hub name; with --platform, the API's base "
                                         "model, e.g. gpt-4.1-nano-2025-04-14."),
     lora: Optional[bool] = typer.Option(None, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Passes over the data (default 3)."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help=f"Passes over the data (default {_default('epochs')})."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate (default 1e-3 LoRA, 5e-5 full)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step and device (default 8)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help=f"Learning rate (default {LORA_LR:g} LoRA, {FULL_LR:g} full)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=f"Samples per step and device (default {_default('batch_size')})."),
     micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="Samples per forward pass "
-                                                   "(default 4); a larger batch is accumulated from equal parts: "
+                                                   f"(default {_default('micro_batch_size')}); a larger batch is accumulated from equal parts: "
                                                    "same update, less memory."),
-    max_len: Optional[int] = typer.Option(None, "--max-len", help="Longest sample in tokens (default 512); longer "
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Longest sample in tokens (default "
+                                          f"{_default('max_len')}); longer "
                                           "ones are dropped."),
     batching: Optional[str] = typer.Option(None, "--batching", help="group_by_length (default), packed "
                                            "(padding-free, decoders) or padded."),
@@ -39,9 +45,9 @@ def train(
         "pass: less memory (batch 8 of the default student in about 2 GB instead of 2.7), about a third more compute."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
     val_questions: Optional[int] = typer.Option(None, "--val-questions", min=1, help="Train questions held out to "
-                                                "choose the checkpoint by their answers (default 100) ..."),
+                                                f"choose the checkpoint by their answers (default {_default('val_questions')}) ..."),
     val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="... but at most this share of the "
-                                                 "train questions (default 0.2; 0: no validation)."),
+                                                 f"train questions (default {_default('val_fraction')}; 0: no validation)."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "
                                                "flags override it."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<curated file name>); "
@@ -77,7 +83,6 @@ def train(
         from fcot.errors import ConfigError
 
         raise ConfigError("CURATED_FILE is missing; pass the JSONL written by fcot curate")
-    from fcot.student import StudentConfig
     from fcot.student import train as run_train
 
     overrides = dict(model=model, lora=lora, epochs=epochs, max_steps=max_steps, learning_rate=lr,

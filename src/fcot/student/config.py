@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fcot.errors import ConfigError
+from fcot.errors import ConfigError, field_problems
 from fcot.formats import read_yaml
 from fcot.models.loading import DEFAULT_STUDENT
 from fcot.precision import Precision
@@ -103,7 +103,7 @@ class StudentConfig(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+            problems = "; ".join(field_problems(exc.errors()))
             raise ConfigError(f"{where}: {problems}") from exc
 
     @classmethod

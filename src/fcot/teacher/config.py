@@ -1,88 +1,139 @@
-"""`TeachConfig`: every option of `fcot teach`, with the paper's defaults (the CLI and `fcot run` read them here)."""
+"""`TeachConfig`: every option of `fcot teach`, with the paper's defaults (the CLI and `fcot run` read them here).
+
+`TeacherOptions` are the options a run config's `teacher:` section shares with `fcot teach`; both are pydantic
+models that report every problem at once. `TeachConfig.checked(**options)` turns those problems into one
+`ConfigError` line that names the CLI flags.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, Optional
 
-from fcot.errors import ConfigError
-from fcot.formats import DEFAULT_OUT, check_sampling, safe_name, sampled_key
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, ValidationInfo, field_validator
+
+from fcot.errors import ConfigError, field_problems
+from fcot.formats import DEFAULT_OUT, MAX_SAMPLES, MAX_TEMPERATURE, safe_name, sampled_key
 from fcot.tasks import Task
-from fcot.tasks.task import SPLITS
 from fcot.templates import RATIONALE_TOKENS, ZS_COT_ANSWER_TOKENS
 
 BACKENDS = ("openai", "local", "recorded")
-PROMPTS = ("zs_cot", "fs_cot")
+FLAGS = {"requests_per_minute": "--rpm", "tokens_per_minute": "--tpm"}  # the rest: --field-name
 
 
-@dataclass
-class TeachConfig:
+class TeacherOptions(BaseModel):
+    """Which teacher answers, and how many rationales it writes per question."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), frozen=True)
+
+    teacher: str  # backend:model, e.g. openai:gpt-4o-mini, local:runs/x, recorded:text-davinci-002
+    base_url: Optional[str] = None  # OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, ...)
+    samples: int = Field(1, ge=1, le=MAX_SAMPLES)  # D rationales per question (diverse reasoning)
+    temperature: float = Field(0.0, ge=0, le=MAX_TEMPERATURE, validate_default=True)  # the paper: 0, or 0.7 for D > 1
+    max_tokens: int = Field(RATIONALE_TOKENS, ge=1)  # rationale length limit
+    concurrency: int = Field(16, ge=1)  # requests in flight at once
+
+    @field_validator("teacher")
+    @classmethod
+    def _known_backend(cls, spec: str) -> str:
+        if problem := _teacher_problem(spec):
+            raise ValueError(problem)
+        return spec
+
+    @field_validator("base_url")
+    @classmethod
+    def _openai_only(cls, url: str | None, info: ValidationInfo) -> str | None:
+        spec = info.data.get("teacher")
+        if url and spec and not spec.startswith("openai:"):
+            raise ValueError(f"set it only for openai: teachers (this one is {spec.partition(':')[0]}:)")
+        return url
+
+    @field_validator("temperature")
+    @classmethod
+    def _diverse(cls, temperature: float, info: ValidationInfo) -> float:
+        samples = info.data.get("samples", 1)
+        if samples > 1 and temperature <= 0:
+            raise ValueError(f"with {samples} samples per question, temperature 0 gives identical rationales; "
+                             "use 0.7 for diverse reasoning")
+        return temperature
+
+
+class TeachConfig(TeacherOptions):
     """Everything `fcot teach` needs; the defaults follow the paper."""
 
-    task: str | Task  # a task key, or the Task itself (e.g. a custom task)
-    teacher: str  # backend:model, e.g. openai:gpt-4o-mini, local:runs/x, recorded:text-davinci-002
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    prompt: str = "zs_cot"  # zs_cot (two steps) or fs_cot (the task's few-shot exemplars, one step)
-    samples: int = 1  # D rationales per question (diverse reasoning)
-    temperature: float = 0.0  # the paper: 0 for one greedy sample, 0.7 for diverse reasoning
-    top_p: float = 1.0
-    max_tokens: int = RATIONALE_TOKENS  # rationale length limit
-    answer_max_tokens: int = ZS_COT_ANSWER_TOKENS  # step-2 answer length limit
-    split: str = "train"  # train, test or all samples of the task's default split
-    limit: int | None = None  # only the first N questions (cheap trial runs)
-    chat: bool = False  # send the text as one user message to /chat/completions
-    concurrency: int = 16
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    max_retries: int = 6
-    timeout: float = 60.0
-    backoff: float = 1.0
-    batch: bool = False  # OpenAI Batch API (half price, hours of latency)
-    batch_poll: float = 30.0  # seconds between batch status checks
-    prices: Path | None = None  # JSON {"model": [input, output]} dollars per 1M tokens
-    cache: Path | None = None  # SQLite cache (default: fcot.teacher.cache.default_cache_path())
-    save_every: float = 10.0  # seconds between partial writes of the output file
-    out: Path = DEFAULT_OUT
-    data_dir: Path | None = None
-    teacher_name: str | None = None  # names the output folder B_<name> (default: the model's name)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    def validate(self) -> None:
-        """Raise ConfigError naming the first bad option."""
-        backend, _ = parse_teacher(self.teacher)
-        if self.prompt not in PROMPTS:
-            raise ConfigError(f"--prompt {self.prompt!r}: use one of {', '.join(PROMPTS)}")
-        if self.split not in SPLITS:
-            raise ConfigError(f"--split {self.split!r}: use one of {', '.join(SPLITS)}")
-        check_sampling(self.samples, self.temperature)
-        for flag, per_minute in (("--rpm", self.requests_per_minute), ("--tpm", self.tokens_per_minute)):
-            if per_minute is not None and not per_minute >= 1:
-                raise ConfigError(f"{flag} {per_minute:g}: use at least 1 per minute, or leave it out for no limit")
-        if self.max_retries < 0:
-            raise ConfigError(f"--max-retries {self.max_retries}: use 0 (no retries) or more")
-        for flag, seconds in (("--timeout", self.timeout), ("--backoff", self.backoff),
-                              ("--batch-poll", self.batch_poll), ("--save-every", self.save_every)):
-            if not seconds > 0:
-                raise ConfigError(f"{flag} {seconds:g}: use a number of seconds above 0")
-        if self.teacher_name is not None and not safe_name(self.teacher_name).strip(" .-"):
-            raise ConfigError(f"--teacher-name {self.teacher_name!r}: use a name with letters or digits")
-        if self.batch and backend != "openai":
-            raise ConfigError(f"--batch works with openai: teachers only, not {backend}:")
-        if self.base_url and backend != "openai":
-            raise ConfigError(f"--base-url is for openai: teachers only, not {backend}:")
-        if self.concurrency < 1 or self.max_tokens < 1 or self.answer_max_tokens < 1:
-            raise ConfigError("--concurrency, --max-tokens and --answer-max-tokens must be at least 1")
+    task: str | InstanceOf[Task]  # a task key, or the Task itself (e.g. a custom task)
+    api_key_env: str = "OPENAI_API_KEY"
+    prompt: Literal["zs_cot", "fs_cot"] = "zs_cot"  # zs_cot (two steps) or fs_cot (few-shot exemplars, one step)
+    top_p: float = Field(1.0, gt=0, le=1)
+    answer_max_tokens: int = Field(ZS_COT_ANSWER_TOKENS, ge=1)  # step-2 answer length limit
+    split: Literal["train", "test", "all"] = "train"  # train, test or all samples of the task's default split
+    limit: Optional[int] = Field(None, ge=1)  # only the first N questions (cheap trial runs)
+    chat: bool = False  # send the text as one user message to /chat/completions
+    requests_per_minute: Optional[float] = Field(None, ge=1)
+    tokens_per_minute: Optional[float] = Field(None, ge=1)
+    max_retries: int = Field(6, ge=0)
+    timeout: float = Field(60.0, gt=0)  # seconds per request
+    backoff: float = Field(1.0, gt=0)  # first retry waits up to this many seconds, doubling
+    batch: bool = False  # OpenAI Batch API (half price, hours of latency)
+    batch_poll: float = Field(30.0, gt=0)  # seconds between batch status checks
+    prices: Optional[Path] = None  # JSON {"model": [input, output]} dollars per 1M tokens
+    cache: Optional[Path] = None  # SQLite cache (default: fcot.teacher.cache.default_cache_path())
+    save_every: float = Field(10.0, gt=0)  # seconds between partial writes of the output file
+    out: Path = DEFAULT_OUT
+    data_dir: Optional[Path] = None
+    teacher_name: Optional[str] = None  # names the output folder B_<name> (default: the model's name)
+
+    @field_validator("teacher_name")
+    @classmethod
+    def _nameable(cls, name: str | None) -> str | None:
+        if name is not None and not safe_name(name).strip(" .-"):
+            raise ValueError("use a name with letters or digits")
+        return name
+
+    @field_validator("batch")
+    @classmethod
+    def _batch_openai_only(cls, batch: bool, info: ValidationInfo) -> bool:
+        spec = info.data.get("teacher")
+        if batch and spec and not spec.startswith("openai:"):
+            raise ValueError(f"the Batch API is for openai: teachers only, not {spec.partition(':')[0]}:")
+        return batch
 
     @property
     def completion_key(self) -> str:
         """`zs_cot` for one greedy sample, else e.g. `zs_cot_t70_d8`."""
         return sampled_key(self.prompt, self.samples, self.temperature)
 
+    @classmethod
+    def checked(cls, **options: Any) -> TeachConfig:
+        """The config, or one ConfigError naming every bad option by its `fcot teach` flag and value."""
+        try:
+            return cls(**options)
+        except ValidationError as exc:
+            raise ConfigError("; ".join(field_problems(exc.errors(), _flag))) from exc
+
+
+def _flag(error: dict) -> str:
+    field = str(error["loc"][0]) if error["loc"] else ""
+    flag = FLAGS.get(field, "--" + field.replace("_", "-"))
+    value = error.get("input")
+    if isinstance(value, bool):
+        return flag
+    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value!r}"
+
 
 def parse_teacher(spec: str) -> tuple[str, str]:
     """(backend, model) from `backend:model`, e.g. `openai:gpt-4o-mini`."""
-    backend, sep, model = spec.partition(":")
-    if not sep or backend not in BACKENDS or not model:
-        raise ConfigError(f"--teacher {spec!r}: expected <backend>:<model> with backend one of "
-                          f"{', '.join(BACKENDS)}, e.g. openai:gpt-4o-mini or recorded:text-davinci-002")
+    if problem := _teacher_problem(spec):
+        raise ConfigError(f"--teacher {spec!r}: {problem}")
+    backend, _, model = spec.partition(":")
     return backend, model
+
+
+def _teacher_problem(spec: str) -> str | None:
+    backend, sep, model = spec.partition(":")
+    if sep and backend in BACKENDS and model:
+        return None
+    return (f"expected <backend>:<model> with backend one of {', '.join(BACKENDS)}, "
+            "e.g. openai:gpt-4o-mini or recorded:text-davinci-002")

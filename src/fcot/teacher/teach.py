@@ -174,7 +174,6 @@ def load_questions(config: TeachConfig, task) -> list[dict]:
 async def teach_async(config: TeachConfig, on_progress: Callable[[Stats], None] | None = None,
                       stats: Stats | None = None) -> CompletionDataset:
     """Run the teacher; raises TeacherError (after writing what succeeded) when samples fail for good."""
-    config.validate()
     check_writable(config.out)
     task = as_task(config.task)
     samples = load_questions(config, task)
