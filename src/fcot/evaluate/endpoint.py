@@ -19,6 +19,9 @@ from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 
 ENDPOINT_CONTEXT = 1 << 20  # the server checks each prompt against its own context
 REQUEST_TIMEOUT = 600.0  # seconds: a student served on a CPU may queue requests and answer one at a time
+# greedy as in local evaluation: llama.cpp's Python server applies a repeat penalty of 1.1 to requests that set none
+# (vLLM, llama-server and fcot serve default to none); OpenAI's own API refuses fields it does not know
+NEUTRAL_PENALTY = {"repeat_penalty": 1.0}
 
 
 class EndpointStudent(Completions):
@@ -28,8 +31,9 @@ class EndpointStudent(Completions):
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY", concurrency: int = 16,
                  cache: Path | None = None) -> None:
+        extra = {} if "api.openai.com" in base_url else NEUTRAL_PENALTY
         self.endpoint = EndpointConfig(model=model, base_url=base_url, api_key_env=api_key_env,
-                                       concurrency=concurrency, timeout=REQUEST_TIMEOUT)
+                                       concurrency=concurrency, timeout=REQUEST_TIMEOUT, extra_body=extra)
         self.name, self.cache = model, cache or default_cache_path()
         self.precision = f"served by {self.endpoint.url}"
         self.stats = Stats()  # requests, cache hits and token usage over every call

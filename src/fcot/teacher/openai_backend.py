@@ -16,7 +16,7 @@ import os
 import random
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
@@ -46,6 +46,7 @@ class EndpointConfig:
     timeout: float = 60.0  # seconds per request
     backoff: float = 1.0  # first retry waits up to this many seconds, doubling each time (random jitter)
     backoff_max: float = 60.0
+    extra_body: dict[str, Any] = field(default_factory=dict)  # engine-specific request fields, e.g. repeat_penalty
 
     @property
     def url(self) -> str:
@@ -115,7 +116,8 @@ class OpenAIBackend:
         # aiohttp transport: about half the client CPU per request of the default one, which matters at high concurrency
         self.client = openai.AsyncOpenAI(api_key=key or "EMPTY", base_url=config.url, max_retries=0,
                                          timeout=config.timeout, http_client=openai.DefaultAioHttpClient(verify=tls_context()))
-        self.identity = {"backend": "openai", "base_url": config.url, "model": config.model, "chat": config.chat}
+        self.identity = {"backend": "openai", "base_url": config.url, "model": config.model, "chat": config.chat,
+                         **({"extra_body": config.extra_body} if config.extra_body else {})}
         self.model_name = config.model
         self.supports_n = True  # cleared when the server returns fewer choices than asked
         self._limiter = RateLimiter(config.requests_per_minute, config.tokens_per_minute)
@@ -188,8 +190,9 @@ class OpenAIBackend:
 
     def body(self, prompt: str, sampling: Sampling, n: int) -> dict:
         """The JSON body of one request (also a Batch API line's body)."""
-        body: dict[str, Any] = {"model": self.config.model, "max_tokens": sampling.max_tokens,
-                                "temperature": sampling.temperature, "top_p": sampling.top_p}
+        body: dict[str, Any] = {**self.config.extra_body, "model": self.config.model,
+                                "max_tokens": sampling.max_tokens, "temperature": sampling.temperature,
+                                "top_p": sampling.top_p}
         if n != 1:
             body["n"] = n
         if sampling.stop:
