@@ -107,3 +107,18 @@ def test_a_sweeps_rows_are_read_once_from_its_folder(tmp_path):
     for row in rows:  # and each point's
         save_results(tmp_path / f"q{row.point['curate.max_questions']}" / "results.json", [row])
     assert sorted(r.accuracy for r in load_results(tmp_path)) == [10.0, 20.0]
+
+
+def test_the_time_split_adds_training_and_answering_per_method_and_leaves_the_rest():
+    from fcot.report.render import time_split
+
+    rows = [Result(task="t", method="teacher (Zero-shot-CoT)", model="m", template="zs_cot", n=10, accuracy=50,
+                   role="teacher", wall_s=99.0),
+            Result(task="t", method="zero-shot", model="s", template="zs", n=10, accuracy=0, wall_s=30.0),
+            Result(task="t", method="Fine-tune-CoT", model="s", template="ft_cot_token", n=10, accuracy=40,
+                   wall_s=60.0, train_wall_s=288.0),
+            Result(task="u", method="Fine-tune-CoT", model="s", template="ft_cot_token", n=10, accuracy=40,
+                   wall_s=40.0, train_wall_s=12.0)]
+    assert time_split(rows, 500) == ("time: training 300 s (Fine-tune-CoT 300); answering 130 s (zero-shot 30, "
+                                     "Fine-tune-CoT 100); the rest 70 s (teacher, curation, loading)")
+    assert time_split(rows, 100).endswith("; stages finished by an earlier invocation included")

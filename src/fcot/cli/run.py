@@ -46,6 +46,7 @@ def run(
         _print_plan(config)
         raise typer.Exit()
     from fcot.pipeline import run_experiment
+    from fcot.report.render import time_split
     from fcot.sweep import run_sweep
 
     on_interrupt(f"finished stages and partial answers are saved under {config.root}")
@@ -61,7 +62,9 @@ def run(
     print_results(experiment.results, f"Fine-tune-CoT: {config.name}")
     for name, path in experiment.files.items():
         console.print(f"{name}: {path}", highlight=False)
-    console.print(f"done in {time.monotonic() - started:.0f} s; everything is under {config.root}", highlight=False)
+    total = time.monotonic() - started
+    console.print(time_split(experiment.results, total), highlight=False)
+    console.print(f"done in {total:.0f} s; everything is under {config.root}", highlight=False)
 
 
 def _print_plan(config) -> None:

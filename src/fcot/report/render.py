@@ -55,6 +55,26 @@ def markdown_table(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def time_split(results: list[Result], total_s: float) -> str:
+    """Where a run's time went: training and answering per method, and the rest (teacher, curation, loading)."""
+    train: dict[str, float] = {}
+    answer: dict[str, float] = {}
+    for r in results:
+        if r.train_wall_s:
+            train[r.method] = train.get(r.method, 0.0) + r.train_wall_s
+        if r.role == "student" and r.wall_s:
+            answer[r.method] = answer.get(r.method, 0.0) + r.wall_s
+
+    def part(name: str, seconds: dict[str, float]) -> str:
+        each = ", ".join(f"{method} {s:,.0f}" for method, s in seconds.items())
+        return f"{name} {sum(seconds.values()):,.0f} s ({each})" if seconds else ""
+
+    measured = sum(train.values()) + sum(answer.values())
+    rest = (f"the rest {total_s - measured:,.0f} s (teacher, curation, loading)" if total_s >= measured
+            else "stages finished by an earlier invocation included")
+    return "time: " + "; ".join(p for p in (part("training", train), part("answering", answer), rest) if p)
+
+
 def plot_accuracy(results: list[Result], path: Path) -> Path:
     """Grouped bars: accuracy per task, one bar per method."""
     import matplotlib
