@@ -17,6 +17,7 @@ from fcot.evaluate.generate import EVAL_BATCH_SIZE
 from fcot.formats import DEFAULT_OUT, MAX_SAMPLES, MAX_TEMPERATURE, read_yaml
 from fcot.resources import RECORDED_TEACHER
 from fcot.student.config import StudentConfig
+from fcot.tasks import DEFAULT_SPLIT
 from fcot.teacher.config import TeacherOptions
 from fcot.templates import TEMPLATES
 
@@ -82,7 +83,7 @@ class RunConfig(_Section):
     answer_type: Optional[str] = None  # for custom task files: number | choice | yes_no | text
     out: Path = DEFAULT_OUT
     data_dir: Optional[Path] = None  # fcot-data copy; default: the bundled one
-    split_name: str = "default"  # split/<task>__<name>.json, e.g. template: the paper's template-held-out splits
+    split_name: str = DEFAULT_SPLIT  # split/<task>__<name>.json, e.g. template: the paper's template-held-out splits
     teacher: TeacherSection = Field(default_factory=TeacherSection)
     curate: CurateSection = Field(default_factory=CurateSection)
     student: StudentConfig = Field(default_factory=StudentConfig)

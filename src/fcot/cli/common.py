@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from fcot.formats import DEFAULT_OUT
+from fcot.tasks.task import DEFAULT_SPLIT
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,6 +26,8 @@ AnswerTypeOption = typer.Option(
     None, "--answer-type", help="For a task file (.jsonl/.csv/.json of questions and answers): number, choice, "
     "yes_no or text."
 )
+SplitNameOption = typer.Option(DEFAULT_SPLIT, "--split-name", help="Split file split/<task>__<name>.json, e.g. "
+                               "template (the paper's template-held-out splits of MultiArith and Date).")
 OutDirOption = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output root (paper layout: completion_data/, ...).")
 ThreadsOption = typer.Option(None, "--threads", min=1, help="CPU threads for torch or an export's runtime (default: "
                              "one per core; on a busy machine fewer can be much faster).")

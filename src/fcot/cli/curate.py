@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, console
+from fcot.cli.common import AnswerTypeOption, DataDirOption, Optional, OutDirOption, SplitNameOption, console
 from fcot.templates import STOP_PHRASE, TRAINABLE
 
 
@@ -23,7 +23,7 @@ def curate(
                                            "vanilla fine-tuning on gold answers)."),
     model_type: str = typer.Option("decoder", "--model-type", help="decoder or encoder_decoder (T5-class)."),
     split: str = typer.Option("train", "--split", help="Part of the task's split to curate (never test)."),
-    split_name: str = typer.Option("default", "--split-name", help="Split file split/<task>__<name>.json."),
+    split_name: str = SplitNameOption,
     max_rationale_tokens: Optional[int] = typer.Option(
         None, "--max-rationale-tokens", min=1, help="Drop rationales longer than N words and punctuation marks."),
     dedupe: bool = typer.Option(False, "--dedupe/--no-dedupe", help="Drop repeated rationales of a question."),

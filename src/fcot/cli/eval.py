@@ -10,11 +10,12 @@ from typing import Any, Optional
 import typer
 
 from fcot.cli import app
-from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, ThreadsOption, console,
-                             err_console, on_interrupt, progress_bar)
+from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, PrecisionOption, SplitNameOption,
+                             ThreadsOption, console, err_console, on_interrupt, progress_bar)
 from fcot.errors import ConfigError
 from fcot.evaluate.generate import EVAL_BATCH_SIZE, generation_of
 from fcot.models.loading import DEFAULT_STUDENT
+from fcot.tasks.task import DEFAULT_SPLIT
 from fcot.templates import ANSWER_TOKENS, RATIONALE_TOKENS, TEMPLATES
 
 def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:
@@ -34,8 +35,7 @@ def eval_(
         None, "--template", help=f"{', '.join(TEMPLATES)} (default: the run's template, else zs)."),
     split: str = typer.Option("test", "--split", help="Part of the task's split to answer: test, train, or "
                               "validation (a training run's held-out train questions)."),
-    split_name: str = typer.Option("default", "--split-name", help="Split file split/<task>__<name>.json, e.g. "
-                                   "template (the paper's template-held-out splits of MultiArith and Date)."),
+    split_name: str = SplitNameOption,
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Only the first N questions."),
     samples: int = typer.Option(1, "--samples", "-D", help="Answers per question (sampled at --temperature; e.g. "
                                 "a student's own rationales on the train split for self-training)."),
@@ -127,7 +127,7 @@ def _open(model: str, info: Any, base_url: str | None, served_model: str | None,
 def _evaluate(student: Any, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, out: Path, as_json: bool, data_dir: Path | None, base: str, path: Path,
               started: float, sampling: tuple[int, float] = (1, 0.0), questions: list[int] | None = None,
-              split_name: str = "default") -> None:
+              split_name: str = DEFAULT_SPLIT) -> None:
     """Generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 

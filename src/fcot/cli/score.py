@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from fcot.cli import app
-from fcot.cli.common import DataDirOption, console, err_console
+from fcot.cli.common import DataDirOption, SplitNameOption, console, err_console
 from fcot.errors import ConfigError, DataError
 from fcot.evaluate import evaluate_completions
 from fcot.formats import CompletionDataset
@@ -52,9 +52,7 @@ def evaluate_file(path: Path, split: str, split_name: str, data_dir: Path | None
 def score(
     paths: list[Path] = typer.Argument(..., help="Completion files (D_<task>.json) or folders searched for them."),
     split: str = typer.Option("all", "--split", help="Score only this part of the task's split: all, train or test."),
-    split_name: str = typer.Option(
-        "default", "--split-name", help="Which split file: default, or template (multiarith, date_understanding)."
-    ),
+    split_name: str = SplitNameOption,
     as_json: bool = typer.Option(False, "--json", help="Print JSON (file, dataset_key, n, accuracy...) instead."),
     strict: bool = typer.Option(
         False, "--strict",

@@ -15,7 +15,7 @@ from typing import Callable
 
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.formats import CompletionDataset, Dataset, fewer_samples_key, finetune_key
-from fcot.tasks import Task, as_task
+from fcot.tasks import DEFAULT_SPLIT, Task, as_task
 from fcot.templates import (STOP_PHRASE, TEMPLATES, check_trainable, format_input, format_label,
                              rationale_template)
 
@@ -66,7 +66,7 @@ class CurateResult:
                             self.config.get("max_questions"))
 
 
-def split_indices(task: Task, split: str = "train", split_name: str = "default", data_dir: str | Path | None = None
+def split_indices(task: Task, split: str = "train", split_name: str = DEFAULT_SPLIT, data_dir: str | Path | None = None
                   ) -> list[int]:
     """Sample indices of one part of a task's split; the test part is refused, so it never leaks into training."""
     if split == "test":
@@ -146,7 +146,7 @@ def curate(
     model_type: str = "decoder",
     *,
     split: str = "train",
-    split_name: str = "default",
+    split_name: str = DEFAULT_SPLIT,
     sample_indices: list[int] | None = None,
     data_dir: str | Path | None = None,
     max_rationale_tokens: int | None = None,

@@ -16,7 +16,7 @@ from fcot.evaluate.evaluator import Evaluation, evaluate_completions
 from fcot.formats import DEFAULT_OUT, CompletionDataset, check_sampling, completion_path, sampled_key
 from fcot.models.completions import Completions, GenParams
 from fcot.models.generate import GenerationStats
-from fcot.tasks import Task, as_task
+from fcot.tasks import DEFAULT_SPLIT, Task, as_task
 from fcot.templates import ZS_COT_ANSWER_TOKENS, format_input, get_template
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class EvalOptions:
     """
 
     split: str = "test"
-    split_name: str = "default"
+    split_name: str = DEFAULT_SPLIT
     questions: Sequence[int] | None = None
     limit: int | None = None
     samples: int = 1

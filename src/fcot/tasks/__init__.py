@@ -10,6 +10,7 @@ from fcot.tasks.answers import ANSWER_TYPES, EXTRACTION_VERSION
 from fcot.tasks.builtin import BUILTIN_TASKS
 from fcot.tasks.custom import CustomTask, load_custom_task, resolve_task
 from fcot.tasks.task import (
+    DEFAULT_SPLIT,
     Task,
     answer_trigger,
     as_task,
@@ -27,6 +28,7 @@ __all__ = [
     "ANSWER_TYPES",
     "BUILTIN_TASKS",
     "CustomTask",
+    "DEFAULT_SPLIT",
     "EXTRACTION_VERSION",
     "Task",
     "answer_trigger",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fcot.tasks.task import Task, register_task
+from fcot.tasks.task import DEFAULT_SPLIT, Task, register_task
 
 BUILTIN_TASKS = [
     Task("single_eq", "number", float_compare=True, raw_format="mawps", raw_path="SingleEq/questions.json",
@@ -10,7 +10,7 @@ BUILTIN_TASKS = [
     Task("addsub", "number", float_compare=True, raw_format="mawps", raw_path="AddSub/AddSub.json",
          description="AddSub: addition/subtraction word problems (MAWPS)"),
     Task("multiarith", "number", raw_format="mawps", raw_path="MultiArith/MultiArith.json",
-         splits=("default", "template"), description="MultiArith: multi-step arithmetic word problems (MAWPS)"),
+         splits=(DEFAULT_SPLIT, "template"), description="MultiArith: multi-step arithmetic word problems (MAWPS)"),
     Task("gsm8k", "number", raw_format="gsm8k", raw_path="grade-school-math/test.jsonl",
          description="GSM8K: grade-school math, public test set"),
     Task("aqua", "choice", choices="ABCDE", raw_format="aqua", raw_path="AQuA/test.json",
@@ -18,7 +18,7 @@ BUILTIN_TASKS = [
     Task("svamp", "number", float_compare=True, raw_format="svamp", raw_path="SVAMP/SVAMP.json",
          description="SVAMP: varied arithmetic word problems"),
     Task("date_understanding", "choice", choices="ABCDEF", raw_format="bigbench_date",
-         raw_path="Bigbench_Date/task.json", splits=("default", "template"),
+         raw_path="Bigbench_Date/task.json", splits=(DEFAULT_SPLIT, "template"),
          description="BIG-bench Date Understanding (choices in the order the teacher saw)"),
     Task("tracking_shuffled_objects", "choice", choices="ABC", raw_format="bigbench_tracking",
          raw_path="Bigbench_object_tracking/task.json",

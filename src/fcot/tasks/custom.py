@@ -10,7 +10,7 @@ from pathlib import Path
 from fcot.errors import ConfigError, DataError
 from fcot.formats import Dataset, read_json, read_jsonl
 from fcot.tasks import answers
-from fcot.tasks.task import TASKS, Task, get_task, register_task, seeded_split
+from fcot.tasks.task import DEFAULT_SPLIT, TASKS, Task, get_task, register_task, seeded_split
 
 SUFFIXES = (".jsonl", ".csv", ".json")
 _LETTER_OPTION = re.compile(r"\(([A-Z])\)")
@@ -30,9 +30,9 @@ class CustomTask(Task):
         """The file's rows as a Dataset (sample_index = row position)."""
         return Dataset(dataset_key=self.key, data=[dict(r) for r in self.rows])
 
-    def load_split(self, name: str = "default", data_dir: str | Path | None = None) -> dict[str, list[int]]:
+    def load_split(self, name: str = DEFAULT_SPLIT, data_dir: str | Path | None = None) -> dict[str, list[int]]:
         """A seeded 70/30 train/test split of the rows (the only split a custom task has)."""
-        if name != "default":
+        if name != DEFAULT_SPLIT:
             raise DataError(f"task {self.key} ({self.path}): no split {name!r}; a custom task has only 'default'")
         return seeded_split([int(r["sample_index"]) for r in self.rows])
 

@@ -13,6 +13,7 @@ from fcot.resources import data_dir as resolve_data_dir
 from fcot.tasks import answers
 from fcot.tasks.loaders import READERS
 
+DEFAULT_SPLIT = "default"  # split/<key>__default.json: the split every stage uses unless told otherwise
 SPLITS = ("train", "test", "all")  # the parts of a task's default split a stage may answer (all: every sample)
 
 # Zero-shot-CoT's step-2 answer triggers (Kojima et al., 2022), by answer kind; the teacher appends
@@ -52,7 +53,7 @@ class Task:
     float_compare: bool = False  # the paper compares AddSub/SingleEq/SVAMP answers as floats, others as strings
     raw_format: str | None = None  # a key of fcot.tasks.loaders.READERS
     raw_path: str | None = None  # the original file, relative to <data_dir>/raw
-    splits: tuple[str, ...] = ("default",)  # split files split/<key>__<name>.json
+    splits: tuple[str, ...] = (DEFAULT_SPLIT,)  # split files split/<key>__<name>.json
     description: str = ""
     answer_trigger: str = ""  # empty: the Zero-shot-CoT trigger for answer_type
     version: int = 1  # bump when this task's prompt, trigger or extraction changes
@@ -72,7 +73,7 @@ class Task:
         """The task's questions and gold answers (`dataset/<key>.json` under the data root)."""
         return Dataset.load(self.dataset_path(data_dir))
 
-    def load_split(self, name: str = "default", data_dir: str | Path | None = None) -> dict[str, list[int]]:
+    def load_split(self, name: str = DEFAULT_SPLIT, data_dir: str | Path | None = None) -> dict[str, list[int]]:
         """`{"train": [sample_index...], "test": [...]}` of the named split."""
         if name not in self.splits:
             raise DataError(f"task {self.key}: no split {name!r}; available: {', '.join(self.splits)}")
@@ -84,7 +85,7 @@ class Task:
         if split not in SPLITS:
             raise ConfigError(f"--split {split!r}: use one of {', '.join(SPLITS)}")
         dataset = self.load_dataset(data_dir)
-        samples = dataset.select() if split == "all" else dataset.select(self.load_split("default", data_dir)[split])
+        samples = dataset.select() if split == "all" else dataset.select(self.load_split(DEFAULT_SPLIT, data_dir)[split])
         return samples[:limit] if limit else samples
 
     def load_raw(self, path: str | Path | None = None, data_dir: str | Path | None = None) -> Dataset:
@@ -172,7 +173,7 @@ def load_dataset(task: str | Task, data_dir: str | Path | None = None) -> Datase
     return as_task(task).load_dataset(data_dir)
 
 
-def load_split(task: str | Task, name: str = "default", data_dir: str | Path | None = None) -> dict[str, list[int]]:
+def load_split(task: str | Task, name: str = DEFAULT_SPLIT, data_dir: str | Path | None = None) -> dict[str, list[int]]:
     """The task's named split."""
     return as_task(task).load_split(name, data_dir)
 
