@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import pytest
@@ -11,9 +12,10 @@ from fcot.errors import ConfigError
 from fcot.evaluate.generate import EvalOptions, evaluate_model
 from fcot.formats import CompletionDataset, completion_path
 from fcot.precision import cpu_bf16_unit
-from fcot.models.generate import generate, trim_at_stop
+from fcot.models.generate import generate, token_batches, trim_at_stop
 from fcot.models import load_model, open_student, save_tiny_model
 
+generation = importlib.import_module("fcot.models.generate")  # the module: fcot.models.generate is the function
 PROMPTS = ["3 + 5 =", "Tom has 3 apples and buys 5 more. How many apples does he have?", "Q: x", "Answer Choices:"]
 
 
@@ -47,6 +49,27 @@ def test_cpu_bf16_detection_reads_cpu_flags(tmp_path):
     assert cpu_bf16_unit(tmp_path / "avx512") == "AVX512-BF16"
     assert cpu_bf16_unit(tmp_path / "avx2") is None
     assert cpu_bf16_unit(tmp_path / "missing") is None
+
+
+def test_batches_hold_at_most_the_tokens_in_flight_longest_prompt_first():
+    lengths = [100, 90, 50, 10, 10, 500]
+    assert token_batches([5, 0, 1, 2, 3, 4], lengths, 3, 20, 300) == [[5], [0, 1], [2, 3, 4]]
+    assert token_batches([5, 0, 1, 2, 3, 4], lengths, 64, 20, 10**6) == [[5, 0, 1, 2, 3, 4]]
+    assert token_batches([0, 1], lengths, 1, 20, 10**6) == [[0], [1]]
+
+
+@pytest.mark.parametrize("kind", ["decoder", "encoder_decoder"])
+def test_a_small_cache_budget_cuts_batches_and_keeps_every_answer(kind, request, monkeypatch):
+    loaded = request.getfixturevalue(kind)
+    whole, _ = generate(loaded.model, loaded.tokenizer, PROMPTS, model_type=kind, max_new_tokens=6, batch_size=4)
+    calls = []
+    original = loaded.model.generate
+    monkeypatch.setattr(loaded.model, "generate", lambda **kw: calls.append(len(kw["input_ids"])) or original(**kw))
+    per_token = generation.kv_bytes_per_token(loaded.model)
+    monkeypatch.setattr(generation, "KV_CACHE_BYTES", 2 * (20 + 6) * per_token)  # two rows of up to 20 tokens
+    cut, _ = generate(loaded.model, loaded.tokenizer, PROMPTS, model_type=kind, max_new_tokens=6, batch_size=4)
+    assert [g.text for g in cut] == [g.text for g in whole]
+    assert max(calls) <= 2 and sum(calls) == len(PROMPTS)
 
 
 @pytest.mark.parametrize("kind", ["decoder", "encoder_decoder"])
