@@ -170,6 +170,7 @@ CASES = [
      "afile: is a file"),
     # --- eval ---
     (["eval", "fakemodel"], 2, "--task is missing"),
+    ([*EV, "--calculator", "--base-url", "http://127.0.0.1:9/v1"], 2, "--calculator works in fcot's own decoding"),
     (["eval", "fakemodel", "--task", "nosuchtask"], 2, "unknown task 'nosuchtask'"),
     ([*EV, "--template", "nosuch"], 2, "nosuch"),
     ([*EV, "--split", "dev"], 2, "--split 'dev'"),

@@ -40,6 +40,9 @@ def eval_(
     samples: int = typer.Option(1, "--samples", "-D", help="Answers per question (sampled at --temperature; e.g. "
                                 "a student's own rationales on the train split for self-training)."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0: greedy)."),
+    calculator: bool = typer.Option(False, "--calculator", help="Write the result of each arithmetic expression an "
+                                    "answer ends in `=` (`11 - 2 =` -> ` 9`) for the student, which goes on from it; "
+                                    "answers go to C_<template>_calc."),
     batch_size: int = typer.Option(EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
                                                  help=f"Generation limit (default: the template's, {RATIONALE_TOKENS} when it writes a "
@@ -94,18 +97,21 @@ def eval_(
     elif split not in (parts := task_obj.load_split(split_name, data_dir)):
         raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use "
                           f"{' or '.join(parts)}, or {VALIDATION} for a training run")
+    if calculator and base_url:
+        raise ConfigError("--calculator works in fcot's own decoding, not an endpoint's; drop --base-url")
     if served_model and not base_url:
         raise ConfigError("--model names the model an endpoint serves; add --base-url, or drop --model")
     if info.export is None and not base_url:
         check_model_name(model)
     base = info.base_model or (model if model == DEFAULT_STUDENT else Path(model).name)
-    path = answers_path(out, base, template, task_obj.key, info.finetune_key, samples, temperature)
+    path = answers_path(out, base, template, task_obj.key, info.finetune_key, samples, temperature, calculator)
     check_writable(path.parent)
     on_interrupt(f"finished batches of answers are saved in {path}")
     started = time.perf_counter()  # the reported wall time includes opening the model
     student = _open(model, info, base_url, served_model, threads, precision)
     _evaluate(student, info, task_obj, template, split, limit, batch_size, max_new_tokens, out, as_json, data_dir,
-              base, path, started, sampling=(samples, temperature), questions=questions, split_name=split_name)
+              base, path, started, sampling=(samples, temperature), questions=questions, split_name=split_name,
+              calculator=calculator)
 
 
 def _open(model: str, info: Any, base_url: str | None, served_model: str | None, threads: int | None,
@@ -127,7 +133,7 @@ def _open(model: str, info: Any, base_url: str | None, served_model: str | None,
 def _evaluate(student: Any, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, out: Path, as_json: bool, data_dir: Path | None, base: str, path: Path,
               started: float, sampling: tuple[int, float] = (1, 0.0), questions: list[int] | None = None,
-              split_name: str = DEFAULT_SPLIT) -> None:
+              split_name: str = DEFAULT_SPLIT, calculator: bool = False) -> None:
     """Generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 
@@ -139,7 +145,8 @@ def _evaluate(student: Any, info: Any, task: Any, template: str, split: str, lim
         options = EvalOptions(split=split, split_name=split_name, questions=questions, limit=limit,
                               samples=sampling[0], temperature=sampling[1], batch_size=batch_size,
                               max_new_tokens=max_new_tokens, stop=info.stop, out_root=out,
-                              finetune_key=info.finetune_key, base_model=base, data_dir=data_dir)
+                              finetune_key=info.finetune_key, base_model=base, data_dir=data_dir,
+                              calculator=calculator)
         cd, evaluation = evaluate_model(student, task, template, options,
                                         progress=lambda n: progress.update(bar, advance=n),
                                         on_start=lambda: note and err_console.print(note, highlight=False))

@@ -22,11 +22,17 @@ from fcot.templates import ZS_COT_ANSWER_TOKENS, format_input, get_template
 log = logging.getLogger(__name__)
 
 
+def answers_key(template: str, samples: int = 1, temperature: float = 0.0, calculator: bool = False) -> str:
+    """The completion key of a student's answers: the template, or its sampled name (`fcot.formats.sampled_key`)
+    for D samples at a temperature, ending `_calc` when a calculator wrote their arithmetic."""
+    return sampled_key(template, samples, temperature) + ("_calc" if calculator else "")
+
+
 def answers_path(out_root: str | Path, base_model: str, template: str, task_key: str, finetune_key: str | None = None,
-                 samples: int = 1, temperature: float = 0.0) -> Path:
+                 samples: int = 1, temperature: float = 0.0, calculator: bool = False) -> Path:
     """Where a student's answers go: `completion_data/B_<base>__C_<key>/[F_<finetune>__]D_<task>.json`, the key
-    being the template, or its sampled name (`fcot.formats.sampled_key`) for D samples at a temperature."""
-    return completion_path(out_root, base_model, sampled_key(template, samples, temperature), task_key,
+    from `answers_key`."""
+    return completion_path(out_root, base_model, answers_key(template, samples, temperature, calculator), task_key,
                            finetune_key=finetune_key)
 
 
@@ -58,6 +64,7 @@ class EvalOptions:
     finetune_key: str | None = None
     base_model: str | None = None
     data_dir: str | Path | None = None
+    calculator: bool = False  # write the results of the arithmetic answers state (`fcot.models.calculator`)
 
 
 def evaluate_model(student: Completions, task: str | Task, template: str, options: EvalOptions = EvalOptions(),
@@ -79,7 +86,7 @@ def evaluate_model(student: Completions, task: str | Task, template: str, option
     prompts = {s["sample_index"]: format_input(template, s, student.model_type, task, data_dir=o.data_dir)
                for s in questions}  # also rejects a template this model type cannot use
     base = o.base_model or (Path(student.name).name if Path(student.name).exists() else student.name)
-    path = answers_path(o.out_root, base, template, task.key, o.finetune_key, o.samples, o.temperature)
+    path = answers_path(o.out_root, base, template, task.key, o.finetune_key, o.samples, o.temperature, o.calculator)
     cd = _load_or_new(path, task.key, base, template, o.finetune_key)
     todo = [(s, j) for j in range(o.samples) for s in questions if not _done(cd, s["sample_index"], j)]
     todo.sort(key=lambda pair: len(prompts[pair[0]["sample_index"]]))  # similar lengths share a chunk, then a batch
@@ -87,8 +94,8 @@ def evaluate_model(student: Completions, task: str | Task, template: str, option
     limit_tokens = o.max_new_tokens or spec.max_new_tokens
     stop = tuple(spec.stop if o.stop is None else o.stop)
     cd.metadata.update({"split": o.split, "max_new_tokens": limit_tokens, "stop": list(stop),
-                        "completion_key": sampled_key(template, o.samples, o.temperature), "samples": o.samples,
-                        "temperature": o.temperature})
+                        "completion_key": answers_key(template, o.samples, o.temperature, o.calculator),
+                        "samples": o.samples, "temperature": o.temperature, "calculator": o.calculator})
     if todo:
         total = len(questions) * o.samples
         log.info("%s: %d of %d completions to generate, %d already in %s", task.key, len(todo), total,
@@ -100,7 +107,8 @@ def evaluate_model(student: Completions, task: str | Task, template: str, option
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         rows, part_stats = _complete(student, task, template, part, prompts, progress, batch_size,
-                                     GenParams(max_tokens=limit_tokens, stop=stop), o.temperature)
+                                     GenParams(max_tokens=limit_tokens, stop=stop, calculator=o.calculator),
+                                     o.temperature)
         for row in rows:
             cd.add(row)
         stats = GenerationStats(stats.prompts + part_stats.prompts, stats.new_tokens + part_stats.new_tokens,

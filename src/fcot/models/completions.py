@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from fcot.errors import ContextTooLong, EmptyPrompt, ModelError
+from fcot.models.calculator import Calculator
 from fcot.models.edge import EdgeGenerator, export_info, load_edge
 from fcot.models.generate import Generation
 from fcot.models.generate import generate as generate_batch
@@ -38,6 +39,7 @@ class GenParams:
     top_p: float = 1.0
     n: int = 1
     stop: tuple[str, ...] = ()
+    calculator: bool = False  # write the results of arithmetic the completion states (`fcot.models.calculator`)
 
 
 @dataclass
@@ -171,7 +173,8 @@ class Generator(Completions):
             gens, _ = generate_batch(self.model, self.tokenizer, prompts, model_type=self.model_type,
                                      max_new_tokens=params.max_tokens, batch_size=batch_size or len(prompts),
                                      stop=params.stop, temperature=params.temperature, top_p=params.top_p,
-                                     compute_dtype=self.resolved.torch_dtype, progress=progress)
+                                     compute_dtype=self.resolved.torch_dtype, progress=progress,
+                                     calculator=params.calculator)
         return gens
 
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
@@ -190,6 +193,7 @@ class Generator(Completions):
         ids = torch.tensor([self.tokenizer(prompt).input_ids] * (params.n if sampling else 1), device=device)
         tokens: list[list[int]] = [[] for _ in range(len(ids))]
         rows = [StreamRow("", None, 0)] * len(ids)
+        calculators = [Calculator(self._decode, self._encode) if params.calculator else None for _ in range(len(ids))]
         cache = {_cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
         autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if self.precision == "bf16"
                     else contextlib.nullcontext())  # the same matmul precision as batched generation
@@ -199,6 +203,10 @@ class Generator(Completions):
                 logits = out.logits[:, -1, :].float()
                 ids = (torch.multinomial(torch.softmax(warp(ids, logits), dim=-1), 1) if sampling
                        else logits.argmax(dim=-1, keepdim=True))
+                for i, calculator in enumerate(calculators):
+                    forced = calculator and calculator.forced(tokens[i])
+                    if forced is not None:
+                        ids[i, 0] = forced
             self.stream_steps += 1
             for i, token in enumerate(ids[:, 0].tolist()):
                 if rows[i].finish_reason is None:
@@ -210,6 +218,9 @@ class Generator(Completions):
 
     def _decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
 
 
 class EdgeCompletions(Completions):
@@ -228,7 +239,8 @@ class EdgeCompletions(Completions):
                  batch_size: int | None = None) -> list[Generation]:
         outs = []
         for prompt in prompts:
-            outs.append(self.edge.complete(prompt, params.max_tokens, params.stop, params.temperature, params.top_p))
+            outs.append(self.edge.complete(prompt, params.max_tokens, params.stop, params.temperature, params.top_p,
+                                           params.calculator))
             if progress is not None:
                 progress(1)
         return outs
@@ -240,7 +252,8 @@ class EdgeCompletions(Completions):
         done: list[StreamRow] = []
         for i in range(count):
             row = StreamRow("", "length", 0)
-            for row in self.edge.stream(prompt, params.max_tokens, params.stop, params.temperature, params.top_p):
+            for row in self.edge.stream(prompt, params.max_tokens, params.stop, params.temperature, params.top_p,
+                                        params.calculator):
                 yield [*done, row, *[StreamRow("", None, 0)] * (count - i - 1)]
             done.append(row)
 

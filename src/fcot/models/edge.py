@@ -15,10 +15,11 @@ import random
 import threading
 import weakref
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence
 
 from fcot.errors import ModelError
 from fcot.formats import read_json
+from fcot.models.calculator import Calculator
 from fcot.models.generate import Generation
 from fcot.models.streaming import StreamRow, advance
 
@@ -76,13 +77,19 @@ class EdgeGenerator:
     def decode(self, ids: list[int]) -> str:
         raise NotImplementedError
 
-    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Iterator[int]:
-        """The next token after ids, then after each token it gave (greedy when temperature is 0)."""
+    def encode_text(self, text: str) -> list[int]:
+        """Tokens of text inside a completion (no BOS)."""
+        raise NotImplementedError
+
+    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Generator[int, list[int], None]:
+        """The next token after ids, then, each time it is sent the tokens that followed (the one it gave, or the
+        calculator's), the next after those (greedy when temperature is 0)."""
         raise NotImplementedError
 
     def stream(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
-               top_p: float = 1.0) -> Iterator[StreamRow]:
-        """The completion of prompt after each decoding step, the last one finished (see `streaming.advance`)."""
+               top_p: float = 1.0, calculator: bool = False) -> Iterator[StreamRow]:
+        """The completion of prompt after each decoding step, the last one finished (see `streaming.advance`);
+        `calculator` writes the results of arithmetic it states (`fcot.models.calculator`)."""
         ids = self.encode(prompt)
         room = self.context_length - len(ids)
         if room <= 0:
@@ -90,19 +97,28 @@ class EdgeGenerator:
                              "context; shorten it")
         steps, tokens, limit = self._steps(ids, temperature, top_p), [], min(max_new_tokens, room)
         stop = tuple(s for s in stop if s)
+        calc = Calculator(self.decode, self.encode_text) if calculator else None
+        unseen: list[int] = []  # tokens of the completion the model has not been given yet
+        with self._lock:
+            token = next(steps)
         for step in range(limit):
-            with self._lock:
-                token = next(steps)
             row = advance(self.decode, tokens, token, self.eos_ids, stop, step == limit - 1)
             yield row
             if row.finish_reason:
                 return
+            unseen.append(token)
+            forced = calc.forced(tokens) if calc else None
+            if forced is not None:
+                token = forced  # the calculator writes it; the model reads it with the next tokens it is sent
+                continue
+            with self._lock:
+                token, unseen = steps.send(unseen), []
 
     def complete(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
-                 top_p: float = 1.0) -> Generation:
+                 top_p: float = 1.0, calculator: bool = False) -> Generation:
         """The finished completion of prompt, cut before its first stop phrase."""
         text, reason, new_tokens = "", "length", 0
-        for row in self.stream(prompt, max_new_tokens, stop, temperature, top_p):
+        for row in self.stream(prompt, max_new_tokens, stop, temperature, top_p, calculator):
             text, reason, new_tokens = row.text, row.finish_reason, row.new_tokens
         return Generation(text=text, finish_reason=reason or "length", new_tokens=new_tokens)
 
@@ -136,7 +152,10 @@ class LlamaCppGenerator(EdgeGenerator):
     def decode(self, ids: list[int]) -> str:
         return self.llm.detokenize(ids).decode("utf-8", errors="replace")
 
-    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Iterator[int]:
+    def encode_text(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Generator[int, list[int], None]:
         # One llama.cpp `generate` per token: it keeps the KV cache of the longest prefix it has already seen,
         # so a sequence continues where it left off, also after another sequence's steps ran in between.
         sampling = dict(temp=temperature, top_k=0, top_p=top_p, min_p=0.0) if temperature > 0 else dict(temp=0.0)
@@ -145,8 +164,7 @@ class LlamaCppGenerator(EdgeGenerator):
             if temperature > 0:
                 self.llm.set_seed(self._seeds.getrandbits(32))  # a fresh draw each step
             token = next(self.llm.generate(ids, repeat_penalty=1.0, **sampling))
-            yield token
-            ids.append(token)
+            ids.extend((yield token))
 
 
 class OnnxGenerator(EdgeGenerator):
@@ -177,7 +195,10 @@ class OnnxGenerator(EdgeGenerator):
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)
 
-    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Iterator[int]:
+    def encode_text(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def _steps(self, ids: list[int], temperature: float, top_p: float) -> Generator[int, list[int], None]:
         import numpy as np
 
         shape = (1, self.manifest["kv_heads"], 0, self.manifest["head_dim"])
@@ -185,8 +206,7 @@ class OnnxGenerator(EdgeGenerator):
         while True:
             logits, *present = self.session.run(None, {"input_ids": np.array([ids], dtype=np.int64), **past})
             token = _pick(logits[0], temperature, top_p, self._rng)
-            yield token
-            ids, past = [token], dict(zip(self.past_names, present))
+            ids, past = (yield token), dict(zip(self.past_names, present))
 
 
 def _pick(logits: Any, temperature: float, top_p: float, rng: Any) -> int:
