@@ -58,3 +58,21 @@ def test_every_backend_writes_the_sum_and_goes_on(adder, tmp_path):
         assert edge.complete([PROMPT], plain)[0].text.startswith(" 3 + 5 = 7"), fmt
         assert edge.complete([PROMPT], calc)[0].text == batched[0], fmt
         assert list(edge.stream(PROMPT, calc))[-1][0].text == batched[0], fmt
+
+
+@pytest.mark.parametrize("fmt", ["torch", "gguf"])
+def test_fcot_serve_with_a_calculator_writes_the_sum_in_answers_and_streams(adder, tmp_path, fmt):
+    import openai
+    from serve_helpers import serve_in_thread
+
+    from fcot.serve import create_app
+
+    model = adder if fmt == "torch" else _exports(adder, tmp_path)["gguf"]
+    app = create_app(open_student(model, threads=1, precision="fp32"), model_name="adder", calculator=True)
+    with serve_in_thread(app) as url:
+        client = openai.OpenAI(base_url=url, api_key="none", max_retries=0)
+        whole = client.completions.create(model="adder", prompt=PROMPT, max_tokens=24, stop=["END"], temperature=0)
+        pieces = client.completions.create(model="adder", prompt=PROMPT, max_tokens=24, stop=["END"], temperature=0,
+                                           stream=True)
+        streamed = "".join(chunk.choices[0].text for chunk in pieces)
+    assert whole.choices[0].text.startswith(" 3 + 5 = 8") and streamed == whole.choices[0].text

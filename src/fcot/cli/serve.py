@@ -30,6 +30,8 @@ def serve(
                                        "the task file (with --answer-type)."),
     answer_type: Optional[str] = AnswerTypeOption,
     threads: Optional[int] = ThreadsOption,
+    calculator: bool = typer.Option(False, "--calculator", help="Write the result of each arithmetic expression a "
+                                    "completion ends in `=` for the model (as fcot eval --calculator)."),
 ) -> None:
     """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions.
 
@@ -45,7 +47,8 @@ def serve(
 
     generator, student_task = load_served(model, device, precision, task, answer_type, threads)
     err_console.print(generator.precision_note() or generator.precision, highlight=False)
-    api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key)
+    api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key,
+                     calculator=calculator)
     about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
     address = f"[{host}]" if ":" in host else host
     err_console.print(f"serving {name or generator.name}{about} at http://{address}:{sock.getsockname()[1]}/v1"

@@ -112,9 +112,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 class Served:
     """One served model: checks requests against it, batches their generation, and shapes chat for its task."""
 
-    def __init__(self, generator: Completions, name: str, max_batch: int, task: StudentTask | None) -> None:
-        self.generator, self.name, self.task = generator, name, task
+    def __init__(self, generator: Completions, name: str, max_batch: int, task: StudentTask | None,
+                 calculator: bool = False) -> None:
+        self.generator, self.name, self.task, self.calculator = generator, name, task, calculator
         self.batcher = Batcher(generator, max_batch=max_batch)
+
+    def params(self, max_tokens: int, req: CompletionRequest | ChatRequest, stop: tuple[str, ...] = ()) -> GenParams:
+        """A request's sampling, with the server's calculator."""
+        return GenParams(max_tokens, req.temperature, req.top_p, req.n, stop + req.stops(), self.calculator)
 
     def check(self, requested: str | None, prompts: list[str], params: GenParams) -> int:
         """The prompts' token count, after checking the model name and that each prompt fits."""
@@ -138,14 +143,12 @@ class Served:
         task = self.task
         max_tokens = req.max_completion_tokens or req.max_tokens or (task.max_tokens if task else COMPLETION_TOKENS)
         if task is None:
-            return chat_prompt(self.generator.tokenizer, req.messages), GenParams(
-                max_tokens, req.temperature, req.top_p, req.n, req.stops())
+            return chat_prompt(self.generator.tokenizer, req.messages), self.params(max_tokens, req)
         question = req.messages[-1]
         if question.role != "user" or not question.text().strip():
             raise APIError(400, f"the last message must be a user's question: this server answers {task.task.key} "
                            "questions the way its student was trained", "invalid_request", "messages")
-        params = GenParams(max_tokens, req.temperature, req.top_p, req.n, task.stop + req.stops())
-        return task.prompt(question.text().strip()), params
+        return task.prompt(question.text().strip()), self.params(max_tokens, req, task.stop)
 
     def chat_choice(self, index: int, text: str, reason: str) -> dict:
         if self.task is None:
@@ -160,9 +163,10 @@ def _streamed(events) -> StreamingResponse:
 
 
 def create_app(generator: Completions, model_name: str | None = None, max_batch: int = 8,
-               task: StudentTask | None = None, api_key: str | None = None) -> FastAPI:
-    """The server app for one model; requests naming another model get a 404, those without api_key a 401."""
-    served = Served(generator, model_name or generator.name, max_batch, task)
+               task: StudentTask | None = None, api_key: str | None = None, calculator: bool = False) -> FastAPI:
+    """The server app for one model; requests naming another model get a 404, those without api_key a 401;
+    `calculator` writes the results of the arithmetic completions state (`fcot.models.calculator`)."""
+    served = Served(generator, model_name or generator.name, max_batch, task, calculator)
     name = served.name
     app = FastAPI(title=f"fcot serve: {name}")
     app.add_middleware(RequestGate, api_key=api_key)
@@ -177,7 +181,7 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
 
     @app.post("/v1/completions")
     async def completions(req: CompletionRequest):
-        params = GenParams(req.max_tokens, req.temperature, req.top_p, req.n, req.stops())
+        params = served.params(req.max_tokens, req)
         prompts = req.prompts()
         prompt_tokens = served.check(req.model, prompts, params)
         if req.stream:
