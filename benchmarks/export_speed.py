@@ -7,7 +7,10 @@ with `fcot.export.export_run` and answers the first N test questions the way `fc
 template and stop phrase, greedy, one question at a time), as does the run itself in torch fp32, before the exports
 and again after them. Reported per format: tokens/s over the faster of the two torch passes (other work on the
 machine slows whichever phase it overlaps), identical extracted answers, both accuracies, and the 1-minute load
-average after each phase. Writes benchmarks/results/export_speed.json.
+average after each phase. Beside them, the limits: the machine's single-thread memory bandwidth and int8/fp32
+matmul throughput, measured in the same run, give each format's tokens/s ceiling (the weights read once per token;
+two multiply-adds per weight), so `share_of_bandwidth_limit` says how far a runtime is from it. llama.cpp's own
+system info records which SIMD paths its build uses. Writes benchmarks/results/export_speed.json.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def main() -> None:
         print(f"error: {args.run} is not a finished fcot run; run `make demo` first or pass a RUN_DIR", file=sys.stderr)
         sys.exit(2)
     result: dict = {"command": "python " + " ".join(sys.argv), "hardware": common.hardware(), "run": str(args.run),
-                    "run_config": info.to_json(), "n": args.n, "threads": args.threads, "formats": {}}
+                    "run_config": info.to_json(), "n": args.n, "threads": args.threads, "limits": limits(),
+                    "formats": {}}
     reference = answer_questions(open_student(args.run, precision="fp32"), info, args.n)
     torch_speeds = [round(generation_of(reference[0]).tokens_per_s, 2)]
     loads = {"torch": _load()}
@@ -62,6 +66,9 @@ def main() -> None:
             export_s = time.perf_counter() - started
             report = compare(*reference, *answer_questions(open_student(path, threads=args.threads), info, args.n))
             report.update(export_seconds=round(export_s, 1), size_mb=round(_size(path) / 2**20, 1))
+            ceiling = result["limits"]["bandwidth_gb_s"] * 1e9 / _size(path)  # tokens/s if only reading weights
+            report.update(bandwidth_limit_tokens_per_s=round(ceiling, 1),
+                          share_of_bandwidth_limit=round(report["edge"]["tokens_per_s"] / ceiling, 3))
             result["formats"][spec], loads[spec] = report, _load()
             print(f"{spec}: {report['edge']['tokens_per_s']} tok/s", flush=True)
     again = answer_questions(open_student(args.run, precision="fp32"), info, args.n)
@@ -75,6 +82,38 @@ def main() -> None:
               f"accuracy {100 * report['edge']['accuracy']:.1f}% vs {100 * report['torch']['accuracy']:.1f}%")
     write_json(args.out, result)
     print(f"wrote {args.out}")
+
+
+def limits() -> dict:
+    """Single-thread memory bandwidth (GB/s, summing a 1 GiB array) and matmul GFLOP/s in int8 and fp32 (decoder-shaped,
+    one thread), and llama.cpp's build features."""
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    data = np.ones(2**27, dtype=np.float64)  # 1 GiB
+    best = 0.0
+    for _ in range(5):
+        started = time.perf_counter()
+        data.sum()
+        best = max(best, data.nbytes / (time.perf_counter() - started) / 1e9)
+    a, b = torch.randint(-8, 8, (64, 576), dtype=torch.int8), torch.randint(-8, 8, (576, 1536), dtype=torch.int8)
+    started, rounds = time.perf_counter(), 0
+    while time.perf_counter() - started < 2:
+        torch._int_mm(a.to(torch.int8), b)  # int8 x int8 -> int32, what q8_0 kernels do
+        rounds += 1
+    int8_gops = 2 * 64 * 576 * 1536 * rounds / (time.perf_counter() - started) / 1e9
+    fp32 = common.matmul_gflops(torch.float32, 64, 576, 1536)
+    torch.set_num_threads(threads)
+    try:
+        import llama_cpp
+
+        system_info = llama_cpp.llama_print_system_info().decode()
+    except ImportError:
+        system_info = None
+    return {"bandwidth_gb_s": round(best, 2), "int8_gops": round(int8_gops, 1), "fp32_gflops": round(fp32, 1),
+            "llama_cpp_system_info": system_info}
 
 
 def _load() -> float:
