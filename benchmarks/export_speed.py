@@ -101,7 +101,7 @@ def limits() -> dict:
     a, b = torch.randint(-8, 8, (64, 576), dtype=torch.int8), torch.randint(-8, 8, (576, 1536), dtype=torch.int8)
     started, rounds = time.perf_counter(), 0
     while time.perf_counter() - started < 2:
-        torch._int_mm(a.to(torch.int8), b)  # int8 x int8 -> int32, what q8_0 kernels do
+        torch._int_mm(a, b)  # int8 x int8 -> int32, what q8_0 kernels do
         rounds += 1
     int8_gops = 2 * 64 * 576 * 1536 * rounds / (time.perf_counter() - started) / 1e9
     fp32 = common.matmul_gflops(torch.float32, 64, 576, 1536)

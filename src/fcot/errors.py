@@ -27,11 +27,13 @@ import sqlite3
 from pathlib import Path
 from typing import Callable, Iterator
 
+
 def field_problems(errors: list[dict], label: Callable[[dict], str] | None = None) -> list[str]:
     """`where: message` for each problem of a pydantic `ValidationError.errors()`; `where` is the dotted field
     (`config` for the whole) unless `label` names it otherwise."""
     def where(error: dict) -> str:
         return ".".join(map(str, error["loc"])) or "config"
+
     return [f"{(label or where)(e)}: {e['msg'].removeprefix('Value error, ')}" for e in errors]
 
 

@@ -37,15 +37,17 @@ def adder(tmp_path_factory):
     return path
 
 
-def _exports(run, tmp_path) -> dict:
+@pytest.fixture(scope="module")
+def exports(adder, tmp_path_factory) -> dict:
+    """The adder run exported once in each format."""
     from fcot.export import export_run
 
-    info = read_run_info(run)
-    return {"gguf": export_run(run, info, "gguf", "f32", tmp_path / "adder.gguf"),
-            "onnx": export_run(run, info, "onnx", "fp32", tmp_path / "adder-onnx")}
+    info, folder = read_run_info(adder), tmp_path_factory.mktemp("adder-exports")
+    return {"gguf": export_run(adder, info, "gguf", "f32", folder / "adder.gguf"),
+            "onnx": export_run(adder, info, "onnx", "fp32", folder / "adder-onnx")}
 
 
-def test_every_backend_writes_the_sum_and_goes_on(adder, tmp_path):
+def test_every_backend_writes_the_sum_and_goes_on(adder, exports):
     torch_student = open_student(adder, threads=1, precision="fp32")
     plain, calc = GenParams(max_tokens=24, stop=("END",)), GenParams(max_tokens=24, stop=("END",), calculator=True)
     assert torch_student.complete([PROMPT], plain)[0].text.startswith(" 3 + 5 = 7")  # the model alone gets it wrong
@@ -53,7 +55,7 @@ def test_every_backend_writes_the_sum_and_goes_on(adder, tmp_path):
     assert batched[0] == batched[1] and batched[0].startswith(" 3 + 5 = 8")  # written for it; the model goes on
     streamed = list(torch_student.stream(PROMPT, calc))[-1][0].text
     assert streamed == batched[0]
-    for fmt, path in _exports(adder, tmp_path).items():
+    for fmt, path in exports.items():
         edge = open_student(path, threads=1)
         assert edge.complete([PROMPT], plain)[0].text.startswith(" 3 + 5 = 7"), fmt
         assert edge.complete([PROMPT], calc)[0].text == batched[0], fmt
@@ -61,13 +63,13 @@ def test_every_backend_writes_the_sum_and_goes_on(adder, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["torch", "gguf"])
-def test_fcot_serve_with_a_calculator_writes_the_sum_in_answers_and_streams(adder, tmp_path, fmt):
+def test_fcot_serve_with_a_calculator_writes_the_sum_in_answers_and_streams(adder, exports, fmt):
     import openai
     from serve_helpers import serve_in_thread
 
     from fcot.serve import create_app
 
-    model = adder if fmt == "torch" else _exports(adder, tmp_path)["gguf"]
+    model = adder if fmt == "torch" else exports["gguf"]
     app = create_app(open_student(model, threads=1, precision="fp32"), model_name="adder", calculator=True)
     with serve_in_thread(app) as url:
         client = openai.OpenAI(base_url=url, api_key="none", max_retries=0)

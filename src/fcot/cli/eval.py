@@ -15,7 +15,6 @@ from fcot.cli.common import (AnswerTypeOption, DataDirOption, OutDirOption, Prec
 from fcot.errors import ConfigError
 from fcot.evaluate.generate import EVAL_BATCH_SIZE, generation_of
 from fcot.models.loading import DEFAULT_STUDENT
-from fcot.tasks.task import DEFAULT_SPLIT
 from fcot.templates import ANSWER_TOKENS, RATIONALE_TOKENS, TEMPLATES
 
 def _describe(cd: Any, evaluation: Any, path: Path, seconds: float) -> dict[str, Any]:
@@ -132,8 +131,8 @@ def _open(model: str, info: Any, base_url: str | None, served_model: str | None,
 
 def _evaluate(student: Any, info: Any, task: Any, template: str, split: str, limit: int | None, batch_size: int,
               max_new_tokens: int | None, out: Path, as_json: bool, data_dir: Path | None, base: str, path: Path,
-              started: float, sampling: tuple[int, float] = (1, 0.0), questions: list[int] | None = None,
-              split_name: str = DEFAULT_SPLIT, calculator: bool = False) -> None:
+              started: float, *, sampling: tuple[int, float], questions: list[int] | None, split_name: str,
+              calculator: bool) -> None:
     """Generate with a progress bar, and print the result table (or JSON)."""
     from rich.table import Table
 

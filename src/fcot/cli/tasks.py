@@ -49,5 +49,6 @@ def tasks(
         table.add_column(name, justify="left" if name in ("key", "answer type") else "right", no_wrap=name == "key")
     for row in rows:
         sizes = {name: f"{s['train']}/{s['test']}" for name, s in row["splits"].items()}
-        table.add_row(row["key"], str(row["size"]), sizes[DEFAULT_SPLIT], sizes.get("template", "—"), row["answer_type"])
+        table.add_row(row["key"], str(row["size"]), sizes[DEFAULT_SPLIT], sizes.get("template", "—"),
+                      row["answer_type"])
     console.print(table)

@@ -27,13 +27,16 @@ def train(
                                         "model folder, a .gguf file or a hub name; with --platform, the API's base "
                                         "model, e.g. gpt-4.1-nano-2025-04-14."),
     lora: Optional[bool] = typer.Option(None, "--lora/--full", help="LoRA adapters (default) or full fine-tuning."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help=f"Passes over the data (default {_default('epochs')})."),
+    epochs: Optional[float] = typer.Option(None, "--epochs",
+                                           help=f"Passes over the data (default {_default('epochs')})."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
-    lr: Optional[float] = typer.Option(None, "--lr", help=f"Learning rate (default {LORA_LR:g} LoRA, {FULL_LR:g} full)."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=f"Samples per step and device (default {_default('batch_size')})."),
+    lr: Optional[float] = typer.Option(None, "--lr",
+                                       help=f"Learning rate (default {LORA_LR:g} LoRA, {FULL_LR:g} full)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step and device (default "
+                                             f"{_default('batch_size')})."),
     micro_batch_size: Optional[int] = typer.Option(None, "--micro-batch-size", help="Samples per forward pass "
-                                                   f"(default {_default('micro_batch_size')}); a larger batch is accumulated from equal parts: "
-                                                   "same update, less memory."),
+                                                   f"(default {_default('micro_batch_size')}); a larger batch is "
+                                                   "accumulated from equal parts: same update, less memory."),
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Longest sample in tokens (default "
                                           f"{_default('max_len')}); longer "
                                           "ones are dropped."),
@@ -45,7 +48,8 @@ def train(
         "pass: less memory (batch 8 of the default student in about 2 GB instead of 2.7), about a third more compute."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for init, order and validation split."),
     val_questions: Optional[int] = typer.Option(None, "--val-questions", min=1, help="Train questions held out to "
-                                                f"choose the checkpoint by their answers (default {_default('val_questions')}) ..."),
+                                                "choose the checkpoint by their answers (default "
+                                                f"{_default('val_questions')}) ..."),
     val_fraction: Optional[float] = typer.Option(None, "--val-fraction", help="... but at most this share of the "
                                                  f"train questions (default {_default('val_fraction')}; 0: no validation)."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="StudentConfig YAML (or a run's fcot.yaml); "

@@ -84,10 +84,14 @@ class _CalculatorForcing:
     def __init__(self, tokenizer: Any, prompt_len: int, rows: int) -> None:
         from fcot.models.calculator import Calculator
 
+        def decode(ids: list[int]) -> str:
+            return tokenizer.decode(ids, skip_special_tokens=True)
+
+        def encode(text: str) -> list[int]:
+            return tokenizer(text, add_special_tokens=False).input_ids
+
         self.prompt_len = prompt_len
-        self.calculators = [Calculator(lambda ids: tokenizer.decode(ids, skip_special_tokens=True),
-                                       lambda text: tokenizer(text, add_special_tokens=False).input_ids)
-                            for _ in range(rows)]
+        self.calculators = [Calculator(decode, encode) for _ in range(rows)]
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         for row, calculator in enumerate(self.calculators):
@@ -129,7 +133,8 @@ def token_batches(order: Sequence[int], lengths: Sequence[int], batch_size: int,
     for i in order:
         current = batches[-1] if batches else []
         longest = lengths[current[0]] if current else 0
-        if current and len(current) < batch_size and (len(current) + 1) * (longest + max_new_tokens) <= tokens_in_flight:
+        fits = (len(current) + 1) * (longest + max_new_tokens) <= tokens_in_flight
+        if current and len(current) < batch_size and fits:
             current.append(i)
         else:
             batches.append([i])

@@ -43,7 +43,8 @@ def save_tiny_model(path: str | Path, model_type: str = "decoder", seed: int = 0
         tokenizer.backend_tokenizer.post_processor = processors.TemplateProcessing(
             single=f"$A {tokenizer.eos_token}", special_tokens=[(tokenizer.eos_token, 1)])
         model = T5ForConditionalGeneration(T5Config(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
-                                                    decoder_start_token_id=0, initializer_factor=float(init_scale), **ids))
+                                                    decoder_start_token_id=0, initializer_factor=float(init_scale),
+                                                    **ids))
     elif gpt2:
         model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=2, n_positions=1024, bos_token_id=1,
                                            initializer_range=0.02 * init_scale, resid_pdrop=0.0, embd_pdrop=0.0,

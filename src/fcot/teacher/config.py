@@ -43,9 +43,8 @@ class TeacherOptions(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _openai_only(cls, url: str | None, info: ValidationInfo) -> str | None:
-        spec = info.data.get("teacher")
-        if url and spec and not spec.startswith("openai:"):
-            raise ValueError(f"set it only for openai: teachers (this one is {spec.partition(':')[0]}:)")
+        if url and (other := _other_backend(info)):
+            raise ValueError(f"set it only for openai: teachers (this one is {other}:)")
         return url
 
     @field_validator("temperature")
@@ -95,9 +94,8 @@ class TeachConfig(TeacherOptions):
     @field_validator("batch")
     @classmethod
     def _batch_openai_only(cls, batch: bool, info: ValidationInfo) -> bool:
-        spec = info.data.get("teacher")
-        if batch and spec and not spec.startswith("openai:"):
-            raise ValueError(f"the Batch API is for openai: teachers only, not {spec.partition(':')[0]}:")
+        if batch and (other := _other_backend(info)):
+            raise ValueError(f"the Batch API is for openai: teachers only, not {other}:")
         return batch
 
     @property
@@ -112,6 +110,12 @@ class TeachConfig(TeacherOptions):
             return cls(**options)
         except ValidationError as exc:
             raise ConfigError("; ".join(field_problems(exc.errors(), _flag))) from exc
+
+
+def _other_backend(info: ValidationInfo) -> str | None:
+    """The teacher's backend when it is not openai (None for openai, or a teacher that failed its own check)."""
+    backend = (info.data.get("teacher") or "openai:").partition(":")[0]
+    return None if backend == "openai" else backend
 
 
 def _flag(error: dict) -> str:
