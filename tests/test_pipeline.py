@@ -31,6 +31,14 @@ def tiny_config(tmp_path_factory, shared_data):
     return path
 
 
+def run_quick(fcot, tiny_config, name: str, *overrides: str):
+    """A one-step run of the tiny config without baselines, on two test questions; its folder."""
+    sets = [arg for o in ("baselines=[]", "student.max_steps=1", "eval.limit=2", *overrides) for arg in ("--set", o)]
+    result = fcot("run", tiny_config, "--threads", "1", "--set", f"name={name}", *sets)
+    assert result.code == 0, result.stderr
+    return tiny_config.parent / "out" / name
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_run_end_to_end_then_resume(tiny_config, fcot, precision, monkeypatch):
     monkeypatch.setenv("FCOT_PRECISION", precision)
@@ -66,10 +74,7 @@ def test_run_end_to_end_then_resume(tiny_config, fcot, precision, monkeypatch):
 
 def test_a_multiple_choice_task_trains_on_ft_cot_choice(tiny_config, fcot, monkeypatch):
     monkeypatch.setenv("FCOT_PRECISION", "fp32")
-    result = fcot("run", tiny_config, "--threads", "1", "--set", "name=tiny-choice", "--set", "tasks=[date_understanding]",
-                  "--set", "baselines=[]", "--set", "student.max_steps=1", "--set", "eval.limit=2")
-    assert result.code == 0, result.stderr
-    root = tiny_config.parent / "out" / "tiny-choice"
+    root = run_quick(fcot, tiny_config, "tiny-choice", "tasks=[date_understanding]")
     [sample, *_] = (root / "finetune_data" / "P_decoder" / "F_zs_cot_choice_date_understanding.jsonl").read_text().splitlines()
     assert json.loads(sample)["prompt"].endswith(" (F) ###")  # options listed text first
     [student] = [r for r in json.loads((root / "results.json").read_text()) if r["role"] == "student"]
@@ -169,10 +174,7 @@ def test_the_papers_template_split_runs_end_to_end(tiny_config, fcot, monkeypatc
     from fcot.tasks import get_task
 
     monkeypatch.setenv("FCOT_PRECISION", "fp32")
-    result = fcot("run", tiny_config, "--threads", "1", "--set", "name=tiny-template", "--set", "split_name=template",
-                  "--set", "baselines=[]", "--set", "student.max_steps=1", "--set", "eval.limit=3")
-    assert result.code == 0, result.stderr
-    root = tiny_config.parent / "out" / "tiny-template"
+    root = run_quick(fcot, tiny_config, "tiny-template", "split_name=template", "eval.limit=3")
     split = get_task("multiarith").load_split("template", shared_data)
     [answers] = (root / "completion_data").glob("B_*__C_ft_cot_token/F_*__D_multiarith.json")
     assert sorted(int(i) for i in json.loads(answers.read_text())["data"]) == sorted(split["test"][:3])
@@ -180,3 +182,22 @@ def test_the_papers_template_split_runs_end_to_end(tiny_config, fcot, monkeypatc
     assert side["split_name"] == "template" and side["questions"] == split["train"]
     bad = fcot("run", tiny_config, "--set", "name=tiny-nosplit", "--set", "split_name=nope")
     assert bad.code == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_calculator_run_trains_on_annotated_steps_and_answers_with_the_calculator(tiny_config, fcot, monkeypatch):
+    from fcot.models import read_run_info
+
+    monkeypatch.setenv("FCOT_PRECISION", "fp32")
+    root = run_quick(fcot, tiny_config, "tiny-calc", "curate.calculator=true")
+    side = json.loads((root / "finetune_data" / "P_decoder" / "F_zs_cot_multiarith_calc.curate.json").read_text())
+    assert side["calculator"] is True and side["stats"]["annotated"] > 0
+    [student] = [r for r in json.loads((root / "results.json").read_text()) if r["role"] == "student"]
+    assert student["method"] == "Fine-tune-CoT + calculator" and student["n"] == 2
+    assert list(root.glob("completion_data/B_*__C_ft_cot_token_calc/F_zs_cot_multiarith_calc__D_multiarith.json"))
+    run = root / "runs" / "zs_cot_multiarith_calc"
+    assert read_run_info(run).calculator  # fcot eval, fcot serve, the local: teacher and exports decode with it
+    out = tiny_config.parent / "eval-calc"
+    for flags, key in (((), "C_ft_cot_token_calc"), (("--no-calculator",), "C_ft_cot_token")):
+        answered = fcot("eval", run, "--limit", "1", "--out", out, *flags)
+        assert answered.code == 0, answered.stderr
+        assert list(out.glob(f"completion_data/B_*__{key}/F_zs_cot_multiarith_calc__D_multiarith.json"))

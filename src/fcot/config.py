@@ -51,6 +51,8 @@ class CurateSection(_Section):
     # nested: the 8 are among the 32; vanilla fine-tuning gets the same ones): the dataset-size analysis
     samples: Optional[int] = Field(None, ge=1)  # only the first d teacher completions per question: a D=64 teacher
     # file serves every smaller D
+    calculator: bool = False  # write results stated in words as explicit steps (`30 - 7 = 23`); the student answers
+    # with calculator decoding (fcot.curate.annotate, fcot.models.calculator)
 
 
 class EvalSection(_Section):

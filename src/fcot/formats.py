@@ -381,13 +381,14 @@ def fewer_samples_key(completion_key: str, samples: int) -> str:
 _KEY_INFIX = {"ft_cot_token": "", "ft_cot_natural": "natural_", "ft_cot_choice": "choice_"}
 
 
-def finetune_key(dataset_key: str, template: str, completion_key: str | None = None, questions: int | None = None
-                 ) -> str:
+def finetune_key(dataset_key: str, template: str, completion_key: str | None = None, questions: int | None = None,
+                 calculator: bool = False) -> str:
     """The paper's name for curated data: `<dataset>` for ft_token, `<completion_key>_<dataset>` for ft_cot_token,
     `<completion_key>_natural_<dataset>` for ft_cot_natural (`_choice_` for ft_cot_choice); the completion key
-    defaults to zs_cot, the teacher's prompt. Data from the first N training questions only ends in `_q<N>`."""
+    defaults to zs_cot, the teacher's prompt. Data from the first N training questions only ends in `_q<N>`,
+    rationales annotated for a calculator in `_calc`."""
     key = dataset_key if template == "ft_token" else f"{completion_key or 'zs_cot'}_{_KEY_INFIX[template]}{dataset_key}"
-    return f"{key}_q{questions}" if questions else key
+    return key + (f"_q{questions}" if questions else "") + ("_calc" if calculator else "")
 
 
 def finetune_key_of(path: str | Path) -> str:

@@ -19,7 +19,7 @@ from fcot.config import CONFIG_FILE, RunConfig
 from fcot.errors import ConfigError, NoTrainingSamples
 from fcot.formats import check_writable, read_yaml, write_atomic
 from fcot.report import Result, render_report, save_results
-from fcot.report.analyses import TEACHER_METHOD
+from fcot.report.analyses import CALCULATOR_METHOD, TEACHER_METHOD
 from fcot.report.results import RESULTS_FILE
 from fcot.templates import TEMPLATES
 
@@ -131,8 +131,9 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
 
     curated = _curate(config, task, completions, model_type)
     stats = curated.stats
+    steps = f", {stats.annotated} results written as steps for the calculator" if config.curate.calculator else ""
     notify(f"[{task.key}] curated {stats.kept} {stats.template} samples from the teacher's {stats.correct}/"
-           f"{stats.completions} correct completions of {stats.split_samples} train questions")
+           f"{stats.completions} correct completions of {stats.split_samples} train questions{steps}")
     asked = completions.select(curated.questions, range(config.curate.samples) if config.curate.samples else None)
     teacher_tokens = sum(count(c.get("reasoning_prompt") or "") + count(c.get("reasoning_completion") or "")
                          for c in asked)
@@ -186,11 +187,13 @@ def _curate(config: RunConfig, task: Task, source: CompletionDataset | Dataset, 
     """Training samples of the task's train questions, as the curate section says: the teacher's correct rationales,
     the gold answers of the task's Dataset (`ft_token`), or a student's own correct samples (self-training)."""
     from fcot.curate import curate
+    from fcot.formats import Dataset
 
     c = config.curate
     result = curate(source, task, template or c.template, model_type, split="train", split_name=config.split_name,
                     data_dir=config.data_dir, max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe,
-                    max_questions=c.max_questions, samples=c.samples, seed=config.student.seed)
+                    max_questions=c.max_questions, samples=c.samples, seed=config.student.seed,
+                    calculator=c.calculator and not isinstance(source, Dataset))
     if c.max_samples:
         result.samples = result.samples[: c.max_samples]
         result.stats.kept = len(result.samples)
@@ -219,7 +222,8 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, ro
            f"(temperature {s.temperature:g})")
     sampling = EvalOptions(split="train", split_name=config.split_name, samples=s.samples, temperature=s.temperature,
                            batch_size=config.eval.batch_size, max_new_tokens=config.eval.max_new_tokens, out_root=root,
-                           finetune_key=run_dir.name, base_model=config.student.model, data_dir=config.data_dir)
+                           finetune_key=run_dir.name, base_model=config.student.model, data_dir=config.data_dir,
+                           calculator=config.curate.calculator)
     own, _ = evaluate_model(open_student(run_dir, precision=config.student.precision), task, template, sampling)
     sampled = generation_of(own)
     sampling_s = sampled.seconds if sampled else 0.0
@@ -227,7 +231,8 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, ro
         mine = curate(own, task, template, teacher_samples.stats.model_type, split="train",
                       split_name=config.split_name, data_dir=config.data_dir,
                       max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe,
-                      max_questions=config.curate.max_questions, seed=config.student.seed)
+                      max_questions=config.curate.max_questions, seed=config.student.seed,
+                      calculator=config.curate.calculator)
     except NoTrainingSamples as exc:
         notify(f"[{task.key}] self-training skipped: {exc}")
         return None
@@ -259,7 +264,8 @@ def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, st
     notify(f"[{task.key}] trained {trained.global_step} steps in {trained.wall_time_s:.0f} s, "
            f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}; kept {trained.chosen}")
     trained_student = open_student(run_dir, precision=config.student.precision)
-    result = _evaluate(config, task, trained_student, template, root, finetune_key, notify, test)
+    result = _evaluate(config, task, trained_student, template, root, finetune_key, notify, test,
+                       calculator=bool(curated.config.get("calculator")))
     rationales = teacher_tokens is not None
     t = config.teacher
     return result.model_copy(update={
@@ -272,8 +278,9 @@ def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, st
 
 
 def _evaluate(config: RunConfig, task: Task, student: Completions, template: str, root: Path,
-              finetune_key: str | None, notify: Notify, test: list[int]) -> Result:
-    """The student's answers to the test questions, scored, as a result row."""
+              finetune_key: str | None, notify: Notify, test: list[int], calculator: bool = False) -> Result:
+    """The student's answers to the test questions (with calculator decoding when it was trained for it), scored, as
+    a result row."""
     from fcot.evaluate.generate import EvalOptions, evaluate_model, generation_of
 
     e = config.eval
@@ -281,12 +288,14 @@ def _evaluate(config: RunConfig, task: Task, student: Completions, template: str
     started = time.monotonic()
     options = EvalOptions(split=e.split, split_name=config.split_name, questions=test, batch_size=e.batch_size,
                           max_new_tokens=e.max_new_tokens if rationale else None, out_root=root,
-                          finetune_key=finetune_key, base_model=config.student.model, data_dir=config.data_dir)
+                          finetune_key=finetune_key, base_model=config.student.model, data_dir=config.data_dir,
+                          calculator=calculator)
     cd, evaluation = evaluate_model(student, task, template, options)
     generation = generation_of(cd)
     wall = (generation and generation.seconds) or (time.monotonic() - started)
-    notify(f"[{task.key}] {TEMPLATES[template].method}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
-    return Result(task=task.key, method=TEMPLATES[template].method, model=config.student.model, template=template,
+    method = TEMPLATES[template].method + CALCULATOR_METHOD * calculator
+    notify(f"[{task.key}] {method}: {100 * evaluation.accuracy:.2f}% of {evaluation.n}")
+    return Result(task=task.key, method=method, model=config.student.model, template=template,
                   n=evaluation.n, accuracy=100 * evaluation.accuracy, params=student.parameters,
                   generated_tokens=generation and generation.new_tokens, wall_s=wall,
                   precision=generation and generation.precision,

@@ -31,7 +31,7 @@ def adder(tmp_path_factory):
     path = save_tiny_model(tmp_path_factory.mktemp("adder"), texts=(PROMPT, WRONG))
     overfit(path, [PROMPT + WRONG] * 4)
     record = {"student": {"model": "tiny"}, "data": {"dataset_key": "multiarith", "template": "ft_cot_token",
-                                                     "stop_phrase": "END"}}
+                                                     "stop_phrase": "END", "calculator": True}}
     (path / "fcot.yaml").write_text(yaml.safe_dump(record), encoding="utf-8")
     (path / DONE_MARKER).write_text("done\n", encoding="utf-8")
     return path
@@ -56,6 +56,7 @@ def test_every_backend_writes_the_sum_and_goes_on(adder, exports):
     streamed = list(torch_student.stream(PROMPT, calc))[-1][0].text
     assert streamed == batched[0]
     for fmt, path in exports.items():
+        assert read_run_info(path).calculator, fmt  # the export answers with the calculator without being told
         edge = open_student(path, threads=1)
         assert edge.complete([PROMPT], plain)[0].text.startswith(" 3 + 5 = 7"), fmt
         assert edge.complete([PROMPT], calc)[0].text == batched[0], fmt
@@ -78,3 +79,16 @@ def test_fcot_serve_with_a_calculator_writes_the_sum_in_answers_and_streams(adde
                                            stream=True)
         streamed = "".join(chunk.choices[0].text for chunk in pieces)
     assert whole.choices[0].text.startswith(" 3 + 5 = 8") and streamed == whole.choices[0].text
+
+
+def test_validation_of_a_calculator_run_answers_with_the_calculator(adder):
+    from fcot.models.loading import load_model
+    from fcot.student.selection import ValidationScorer
+    from fcot.tasks import get_task
+
+    loaded = load_model(adder)
+    budget = len(loaded.tokenizer(" 3 + 5 = 7", add_special_tokens=False)["input_ids"])  # answers end at the sum
+    scorer = ValidationScorer(task=get_task("multiarith"), template="ft_cot_token", questions=[0], prompts=[PROMPT],
+                              golds=["8"], stop=("END",), max_new_tokens=budget, precision="fp32")
+    assert scorer(loaded.model, loaded.tokenizer) == (False,)  # the model alone says 7
+    assert scorer.__class__(**{**scorer.__dict__, "calculator": True})(loaded.model, loaded.tokenizer) == (True,)

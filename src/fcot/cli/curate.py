@@ -34,6 +34,9 @@ def curate(
     samples: Optional[int] = typer.Option(None, "--samples", "-D", min=1, help="Only the first d completions per "
                                           "question (a D=64 teacher file serves every smaller D)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the question order --max-questions takes from."),
+    calculator: bool = typer.Option(False, "--calculator", help="Write each result a rationale states in words as an "
+                                    "explicit step (`30 - 7 = 23`) for a student that decodes with a calculator "
+                                    "(the key ends in _calc; its run answers with the calculator by default)."),
     stop_phrase: str = typer.Option(STOP_PHRASE, "--stop-phrase", help="Appended to each label after a space ('' for "
                                     "none); generation stops there."),
     platform: Optional[str] = typer.Option(None, "--platform", help="Write a hosted fine-tuning API's training "
@@ -65,7 +68,8 @@ def curate(
 
         resolve_task(task_file, answer_type)  # registers a custom task under its key
     options = dict(template=template, model_type=model_type, split=split, split_name=split_name, data_dir=data_dir,
-                   stop_phrase=stop_phrase or None, max_questions=max_questions, samples=samples, seed=seed)
+                   stop_phrase=stop_phrase or None, max_questions=max_questions, samples=samples, seed=seed,
+                   calculator=calculator)
     by_task = defaultdict(list)
     for src in [src for source in sources for src in load_sources(source, template, data_dir)]:
         by_task[src.dataset_key].append(curate(src, max_rationale_tokens=max_rationale_tokens, dedupe=dedupe,
@@ -86,10 +90,11 @@ def curate(
     table = Table(title=f"curated {templates} for {model_type} models, {split} split",
                   caption=f"written to {', '.join(folders)}/F_*.jsonl")
     table.add_column("task", no_wrap=True)
-    for column in ("train", "outputs", "correct", "long", "dupes", "no rationale", "kept"):
+    columns = ["train", "outputs", "correct", "long", "dupes", "no rationale", "kept"] + ["steps written"] * calculator
+    for column in columns:
         table.add_column(column, justify="right")
     for result, path in results:
         s = result.stats
-        table.add_row(s.dataset_key, str(s.split_samples), str(s.completions), str(s.correct), str(s.too_long),
-                      str(s.duplicates), str(s.no_rationale), str(s.kept))
+        cells = [s.split_samples, s.completions, s.correct, s.too_long, s.duplicates, s.no_rationale, s.kept]
+        table.add_row(s.dataset_key, *map(str, cells + [s.annotated] * calculator))
     console.print(table)

@@ -39,9 +39,10 @@ def eval_(
     samples: int = typer.Option(1, "--samples", "-D", help="Answers per question (sampled at --temperature; e.g. "
                                 "a student's own rationales on the train split for self-training)."),
     temperature: float = typer.Option(0.0, "--temperature", help="Sampling temperature (0: greedy)."),
-    calculator: bool = typer.Option(False, "--calculator", help="Write the result of each arithmetic expression an "
-                                    "answer ends in `=` (`11 - 2 =` -> ` 9`) for the student, which goes on from it; "
-                                    "answers go to C_<template>_calc."),
+    calculator: Optional[bool] = typer.Option(None, "--calculator/--no-calculator", help="Write the result of each "
+                                              "arithmetic expression an answer ends in `=` (`11 - 2 =` -> ` 9`) for "
+                                              "the student, which goes on from it; answers go to C_<template>_calc "
+                                              "(default: on for a run curated with --calculator)."),
     batch_size: int = typer.Option(EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts generated together."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
                                                  help=f"Generation limit (default: the template's, {RATIONALE_TOKENS} when it writes a "
@@ -96,6 +97,8 @@ def eval_(
     elif split not in (parts := task_obj.load_split(split_name, data_dir)):
         raise ConfigError(f"--split {split!r}: task {task_obj.key} has no such part; use "
                           f"{' or '.join(parts)}, or {VALIDATION} for a training run")
+    if calculator is None:  # an endpoint serving a calculator-trained run decodes with its own calculator
+        calculator = info.calculator and not base_url
     if calculator and base_url:
         raise ConfigError("--calculator works in fcot's own decoding, not an endpoint's; drop --base-url")
     if served_model and not base_url:

@@ -30,8 +30,9 @@ def serve(
                                        "the task file (with --answer-type)."),
     answer_type: Optional[str] = AnswerTypeOption,
     threads: Optional[int] = ThreadsOption,
-    calculator: bool = typer.Option(False, "--calculator", help="Write the result of each arithmetic expression a "
-                                    "completion ends in `=` for the model (as fcot eval --calculator)."),
+    calculator: Optional[bool] = typer.Option(None, "--calculator/--no-calculator", help="Write the result of each "
+                                              "arithmetic expression a completion ends in `=` for the model (as fcot "
+                                              "eval --calculator; default: on for a run curated with --calculator)."),
 ) -> None:
     """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions.
 
@@ -45,7 +46,11 @@ def serve(
 
     from fcot.serve import create_app
 
+    from fcot.models import read_run_info
+
     generator, student_task = load_served(model, device, precision, task, answer_type, threads)
+    if calculator is None:
+        calculator = read_run_info(model).calculator
     err_console.print(generator.precision_note() or generator.precision, highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key,
                      calculator=calculator)

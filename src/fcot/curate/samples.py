@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from fcot.curate.annotate import annotate
 from fcot.errors import ConfigError, DataError, NoTrainingSamples
 from fcot.formats import CompletionDataset, Dataset, fewer_samples_key, finetune_key
 from fcot.tasks import DEFAULT_SPLIT, Task, as_task
@@ -43,6 +44,7 @@ class CurateStats:
     too_long: int = 0  # correct ones dropped by --max-rationale-tokens
     duplicates: int = 0  # correct ones dropped by --dedupe
     no_rationale: int = 0  # correct ones whose text states no rationale before its answer (a student's sample)
+    annotated: int = 0  # results stated in words written as explicit steps for a calculator (`calculator=True`)
     kept: int = 0  # training samples written
     kept_samples: int = 0  # distinct questions among them
 
@@ -63,7 +65,7 @@ class CurateResult:
     def finetune_key(self) -> str:
         """The paper's name for these samples (`zs_cot_<task>`, ...), as `fcot.formats.finetune_key` makes it."""
         return finetune_key(self.stats.dataset_key, self.stats.template, self.config.get("completion_key"),
-                            self.config.get("max_questions"))
+                            self.config.get("max_questions"), bool(self.config.get("calculator")))
 
 
 def split_indices(task: Task, split: str = "train", split_name: str = DEFAULT_SPLIT, data_dir: str | Path | None = None
@@ -157,6 +159,7 @@ def curate(
     max_questions: int | None = None,
     samples: int | None = None,
     seed: int = 0,
+    calculator: bool = False,
 ) -> CurateResult:
     """Training samples from a task's train split: the teacher's correct rationales (a CompletionDataset), or
     the gold answers of a Dataset for vanilla fine-tuning (`ft_token`, the default template for a Dataset;
@@ -165,7 +168,8 @@ def curate(
     `max_questions` N keeps the first N questions of `question_order(split, seed)`, with all their completions:
     the 8 questions are among the 32 (a dataset-size curve compares like with like) and none is among those
     validation holds out (unless N reaches them). `samples` d keeps the first d completions of each question, so
-    one D=64 teacher file serves every smaller D."""
+    one D=64 teacher file serves every smaller D. `calculator` writes each result a rationale states in words as an
+    explicit step (`fcot.curate.annotate`) for a student that decodes with a calculator."""
     from_dataset = isinstance(source, Dataset)
     task = as_task(task or source.dataset_key)
     template = template or ("ft_token" if from_dataset else rationale_template(task))
@@ -175,6 +179,8 @@ def curate(
                           if from_dataset else f"template {template} trains on gold answers, not teacher completions; "
                           f"curate the task's Dataset instead (e.g. `fcot curate {source.dataset_key} --template "
                           "ft_token`)")
+    if calculator and from_dataset:
+        raise ConfigError("--calculator annotates teacher rationales; gold answers (ft_token) have none to annotate")
     if task.key != source.dataset_key:
         raise DataError(f"{source.dataset_key!r} data, not task {task.key!r}; pass the matching task")
     pool = sample_indices if sample_indices is not None else split_indices(task, split, split_name, data_dir)
@@ -183,7 +189,8 @@ def curate(
         chosen = set(question_order(pool, seed)[:max_questions])
         indices = [i for i in pool if i in chosen]
     config = {"split": split, "split_name": split_name, "questions": list(pool), "max_questions": max_questions,
-              "samples": samples, "question_seed": seed, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe}
+              "samples": samples, "question_seed": seed, "max_rationale_tokens": max_rationale_tokens, "dedupe": dedupe,
+              "calculator": calculator}
     if from_dataset:
         rows = [_row(template, model_type, task, s, stop_phrase) for s in source.select(indices)]
         if not rows:
@@ -195,7 +202,7 @@ def curate(
     else:
         is_correct = is_correct or step2_correct(task, source.prediction_template)
         rows, stats = _correct_rationales(source, task, template, model_type, indices, stop_phrase, is_correct,
-                                          max_rationale_tokens, count_tokens, dedupe, samples)
+                                          max_rationale_tokens, count_tokens, dedupe, samples, calculator)
         key = source.metadata.get("completion_key") or source.prediction_template
         config.update(source="completions", teacher=source.base_model,
                       completion_key=fewer_samples_key(key, samples) if samples else key)
@@ -204,10 +211,10 @@ def curate(
 
 def _correct_rationales(completions: CompletionDataset, task: Task, template: str, model_type: str, indices: list[int],
                         stop_phrase: str | None, is_correct: Callable[[dict], bool], max_rationale_tokens: int | None,
-                        count_tokens: Callable[[str], int], dedupe: bool, per_question: int | None = None
-                        ) -> tuple[list[dict], CurateStats]:
+                        count_tokens: Callable[[str], int], dedupe: bool, per_question: int | None = None,
+                        calculator: bool = False) -> tuple[list[dict], CurateStats]:
     """One sample per correct completion of the chosen questions (the first `per_question` of each), less too long
-    and repeated rationales."""
+    and repeated rationales; annotated for a calculator when asked."""
     stats = CurateStats(task.key, template, model_type, split_samples=len(indices))
     samples: list[dict] = []
     seen: set[tuple[int, str]] = set()
@@ -235,6 +242,9 @@ def _correct_rationales(completions: CompletionDataset, task: Task, template: st
                 stats.duplicates += 1
                 continue
             seen.add(key)
+            if calculator:
+                rationale, annotated = annotate(str(c.get("question") or ""), rationale)
+                stats.annotated += annotated
             samples.append(_row(template, model_type, task, {**c, "reasoning_completion": rationale}, stop_phrase))
     if not samples:
         raise NoTrainingSamples(f"completions for {task.key}: no correct completion among {stats.completions} in the "
@@ -264,7 +274,7 @@ def combine(results: list[CurateResult], dedupe: bool = False) -> CurateResult:
                         split_samples=first.stats.split_samples)
     for result in results:
         offset = dict(taken)
-        for name in ("completions", "correct", "too_long", "duplicates"):
+        for name in ("completions", "correct", "too_long", "duplicates", "annotated"):
             setattr(stats, name, getattr(stats, name) + getattr(result.stats, name))
         stats.source_samples = max(stats.source_samples, result.stats.source_samples)
         for sample in result.samples:

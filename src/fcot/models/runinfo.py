@@ -1,5 +1,5 @@
 """What a trained student says of itself, in one schema whether it is an `fcot train` run folder or an fcot export:
-its base model, task, template, stop phrase and finetune key (`read_run_info`)."""
+its base model, task, template, stop phrase, finetune key and whether it answers with a calculator (`read_run_info`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class RunInfo:
     stop_phrase: str | None = None
     finetune_key: str | None = None
     export: str | None = None  # the export's format and quantisation (e.g. gguf-q8_0); None for a run folder
+    calculator: bool = False  # trained on calculator-annotated rationales: answers with calculator decoding
 
     @property
     def stop(self) -> tuple[str, ...] | None:
@@ -60,4 +61,5 @@ def read_run_info(path: str | Path) -> RunInfo:
     student = raw.get("student") if isinstance(raw.get("student"), dict) else {}
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     return RunInfo(base_model=student.get("model"), task=data.get("dataset_key"), template=data.get("template"),
-                   stop_phrase=data.get("stop_phrase"), finetune_key=path.name)
+                   stop_phrase=data.get("stop_phrase"), finetune_key=path.name,
+                   calculator=bool(data.get("calculator")))

@@ -17,6 +17,7 @@ from fcot.report.results import Result
 from fcot.stats import wilson_interval
 
 TEACHER_METHOD = "teacher (Zero-shot-CoT)"  # the teacher's row in every results table
+CALCULATOR_METHOD = " + calculator"  # ends the method of a student that decodes with a calculator
 # one colour per method in every picture
 METHOD_COLORS = {TEACHER_METHOD: "black", "Fine-tune-CoT": "C0", "Fine-tune-CoT (option text)": "C0",
                  "Fine-tune-CoT (natural)": "C9", "Fine-tune-CoT + self-training": "C4", "vanilla fine-tune": "C1",
@@ -24,7 +25,7 @@ METHOD_COLORS = {TEACHER_METHOD: "black", "Fine-tune-CoT": "C0", "Fine-tune-CoT 
 
 
 def method_color(method: str) -> str:
-    return METHOD_COLORS.get(method, "C7")
+    return "C6" if method.endswith(CALCULATOR_METHOD) else METHOD_COLORS.get(method, "C7")
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def run_record(config: StudentConfig, train_file: Path, meta: dict, model_type: 
     return {
         "student": config.resolved().model_dump(mode="json"),
         "data": {"train_file": os.path.relpath(train_file.resolve(), out_dir.resolve()), "sha256": sha256(train_file),
-                 **{k: meta.get(k) for k in ("dataset_key", "template", "stop_phrase", "teacher")}},
+                 **{k: meta.get(k) for k in ("dataset_key", "template", "stop_phrase", "teacher", "calculator")}},
         "model_type": model_type,
         "lora_merged": config.lora,
     }

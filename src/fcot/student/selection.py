@@ -37,6 +37,7 @@ class ValidationScorer:
     model_type: str = "decoder"
     precision: str = "auto"
     batch_size: int = 32
+    calculator: bool = False  # answer as the trained run will: with calculator decoding (annotated rationales)
 
     def __call__(self, model: Any, tokenizer: Any) -> tuple[bool, ...]:
         was_training = model.training
@@ -44,7 +45,8 @@ class ValidationScorer:
         try:
             outs, _ = generate(model, tokenizer, self.prompts, model_type=self.model_type,
                                max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, stop=self.stop,
-                               compute_dtype=resolve_precision(self.precision).torch_dtype)
+                               compute_dtype=resolve_precision(self.precision).torch_dtype,
+                               calculator=self.calculator)
         finally:
             model.train(was_training)
         prefix = TEMPLATES[self.template].answer_prefix
@@ -72,4 +74,5 @@ def validation_scorer(questions: list[int], rows: list[dict], meta: dict, tokeni
     stop = (meta["stop_phrase"],) if meta.get("stop_phrase") else ()
     return ValidationScorer(task=task, template=template, questions=[s["sample_index"] for s in samples],
                             prompts=prompts, golds=[str(s["answer"]) for s in samples], stop=stop,
-                            max_new_tokens=longest + ANSWER_SLACK_TOKENS, model_type=model_type, precision=precision)
+                            max_new_tokens=longest + ANSWER_SLACK_TOKENS, model_type=model_type, precision=precision,
+                            calculator=bool(meta.get("calculator")))

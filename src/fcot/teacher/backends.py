@@ -18,20 +18,23 @@ from fcot.teacher.engine import Backend, Sampling, Stats
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 
 class LocalBackend:
-    """A local causal LM; concurrent requests with equal sampling are generated as one batch."""
+    """A local causal LM; concurrent requests with equal sampling are generated as one batch, with calculator
+    decoding for a run trained on calculator-annotated rationales."""
 
     cacheable = True
 
     def __init__(self, name_or_path: str, max_batch: int = 8, device: str | None = None) -> None:
-        from fcot.models import open_student
+        from fcot.models import open_student, read_run_info
         from fcot.models.completions import Batcher
 
+        self.calculator = read_run_info(name_or_path).calculator
         self.generator = open_student(name_or_path, device=device)
         if self.generator.model_type != "decoder":
             raise ModelError(f"{name_or_path}: an encoder-decoder model; the local: teacher needs a causal LM")
         self.batcher = Batcher(self.generator, max_batch=max_batch)
         path = Path(name_or_path).expanduser()
-        self.identity = {"backend": "local", "model": str(path.resolve()) if path.exists() else name_or_path}
+        self.identity = {"backend": "local", "model": str(path.resolve()) if path.exists() else name_or_path,
+                         **({"calculator": True} if self.calculator else {})}
         self.model_name = path.name or name_or_path
 
     async def generate(
@@ -40,7 +43,8 @@ class LocalBackend:
         """Generate one completion per index (as `n` sequences of one prompt)."""
         from fcot.models.completions import GenParams
 
-        params = GenParams(sampling.max_tokens, sampling.temperature, sampling.top_p, len(indices), sampling.stop or ())
+        params = GenParams(sampling.max_tokens, sampling.temperature, sampling.top_p, len(indices), sampling.stop or (),
+                           self.calculator)
         try:
             out = await self.batcher.submit(prompt, params)
         except ContextTooLong as exc:
