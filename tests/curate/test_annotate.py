@@ -35,6 +35,7 @@ def test_a_step_takes_the_latest_numbers_and_is_what_the_calculator_writes():
     for match in re.finditer(r"= (\d+)", text):  # decoding with the calculator writes exactly the teacher's result
         assert calculation(text[: match.start() + 1]) == " " + match.group(1)
     assert annotate("Tom has 4 boxes of 6 pens and 2 boxes of 3 pens.", text) == (text, 0)  # annotating twice: same
+    assert annotate("4 boxes of 6 pens.", " A box 24 pens.") == (" A box 4 * 6 = 24 pens.", 1)  # `x` of a word: no step
 
 
 def test_curation_with_the_calculator_annotates_every_kept_rationale(shared_data):

@@ -18,8 +18,8 @@ from fcot.models.calculator import calculation
 
 # a number standing alone: not part of a word, a time, a date or a fraction (`S1`, `3:00`, `1/2`, `5th`)
 _NUMBER = re.compile(r"(?<![\w.:/,])\d+(?:,\d{3})*(?:\.\d+)?(?![\w:/]|[.,]\d)")
-_IN_STEP_BEFORE = re.compile(r"[-+*/x×÷=(]\s*\$?$")  # the number is an operand or an explicit result
-_IN_STEP_AFTER = re.compile(r"^\s*[-+*/x×÷=)]")
+_IN_STEP_BEFORE = re.compile(r"(?:[-+*/×÷=(]|(?<![A-Za-z])x)\s*\$?$")  # the number is an operand or a step's result
+_IN_STEP_AFTER = re.compile(r"^\s*(?:[-+*/×÷=)]|x(?![A-Za-z]))")
 _OPERATORS = ("+", "-", "*", "/")
 _RECENT = 6  # operands are looked for among the last numbers at hand (recent ones first)
 
