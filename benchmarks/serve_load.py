@@ -1,11 +1,14 @@
-"""Server load: N concurrent chat clients for T seconds against `fcot serve`, batching vs `--max-batch 1`.
+"""Server load: N concurrent chat clients for T seconds against `fcot serve`, against a baseline server.
 
     python benchmarks/serve_load.py [--model smollm2-135m-instruct|tiny|RUN_DIR] [--clients 32] [--seconds 60]
+    python benchmarks/serve_load.py --baseline-src /tmp/before/src    # against an earlier checkout's fcot serve
 
 Each configuration starts a fresh `fcot serve MODEL` process (the real CLI, `--threads` torch threads), warms it
 up with one request, then runs the clients (official `openai` async client, greedy chat requests with the task's
 test questions) for `--seconds`; requests still open at the end are dropped and counted as unfinished. Reports
-answers/s, p50/p95 latency, errors, and the server's peak RSS in the first vs the last 10 s. A run folder as
+answers/s, generated tokens/s (from the responses' usage), p50/p95 latency, errors, and the server's peak RSS in
+the first vs the last 10 s. The baseline is this tree's server at `--max-batch 1`, or with `--baseline-src` the
+fcot of another source tree (e.g. `git worktree add /tmp/before <commit>`) at its default batch. A run folder as
 MODEL is served task-aware (its trained question format). Writes benchmarks/results/serve_load.json.
 """
 
@@ -28,10 +31,11 @@ from pathlib import Path
 
 import common  # benchmarks/common.py, beside this script
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "serve"))  # the tests' tiny model
-from tiny_lm import CHAT_TEMPLATE, build_tiny_model  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))  # the tests' chat template
+from tiny_lm import CHAT_TEMPLATE  # noqa: E402
 
 from fcot.formats import write_json
+from fcot.models import save_tiny_model
 from fcot.models.loading import DEFAULT_STUDENT
 from fcot.tasks import get_task
 
@@ -42,12 +46,13 @@ RSS_WINDOW_S = 10  # peak RSS is compared between the first and the last this ma
 class Server:
     """`fcot serve` in a subprocess on a free port, with its resident memory sampled every 0.2 s."""
 
-    def __init__(self, model: str, max_batch: int, threads: int, log: Path) -> None:
+    def __init__(self, model: str, max_batch: int | None, threads: int, log: Path, src: Path | None = None) -> None:
         self.log, self.samples, self.stopped = log, [], threading.Event()
-        command = [sys.executable, "-m", "fcot", "serve", model, "--port", "0", "--max-batch", str(max_batch),
-                   "--threads", str(threads), "--device", "cpu"]
+        command = [sys.executable, "-m", "fcot", "serve", model, "--port", "0", "--threads", str(threads),
+                   "--device", "cpu", *(["--max-batch", str(max_batch)] if max_batch else [])]
+        env = {**os.environ, "PYTHONPATH": str(src)} if src else None  # another source tree's fcot
         with log.open("w") as sink:
-            self.proc = subprocess.Popen(command, stdout=sink, stderr=sink)
+            self.proc = subprocess.Popen(command, stdout=sink, stderr=sink, env=env)
 
     def __enter__(self) -> str:
         deadline = time.time() + 300
@@ -87,16 +92,17 @@ async def load(url: str, model: str, questions: list[str], clients: int, seconds
                                 http_client=openai.DefaultAsyncHttpxClient(limits=limits))
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    sent = 0
+    sent = tokens = 0
 
     async def ask(question: str) -> None:
-        nonlocal sent
+        nonlocal sent, tokens
         sent += 1
         start = time.perf_counter()
         try:
-            await client.chat.completions.create(model=model, messages=[{"role": "user", "content": question}],
-                                                 max_tokens=max_tokens, temperature=0)
+            answer = await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": question}], max_tokens=max_tokens, temperature=0)
             latencies.append(time.perf_counter() - start)
+            tokens += answer.usage.completion_tokens
         except openai.APIError as exc:
             errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
@@ -107,7 +113,7 @@ async def load(url: str, model: str, questions: list[str], clients: int, seconds
     await ask(questions[0])  # warm-up: first-call costs stay out of the measurement
     latencies.clear()
     errors.clear()
-    sent, started = 0, time.monotonic()
+    sent, tokens, started = 0, 0, time.monotonic()
     tasks = [asyncio.create_task(user(i)) for i in range(clients)]
     await asyncio.sleep(seconds)
     for task in tasks:
@@ -116,20 +122,23 @@ async def load(url: str, model: str, questions: list[str], clients: int, seconds
     ended = time.monotonic()
     await client.close()
     return {"latencies": latencies, "errors": errors, "unfinished": sent - len(latencies) - sum(errors.values()),
-            "window": (started, ended)}
+            "window": (started, ended), "tokens": tokens}
 
 
-def measure(args: argparse.Namespace, max_batch: int, questions: list[str], tmp: Path) -> dict:
-    server = Server(args.model, max_batch, args.threads, tmp / f"serve-{max_batch}.log")
+def measure(args: argparse.Namespace, max_batch: int | None, questions: list[str], tmp: Path,
+            src: Path | None = None) -> dict:
+    server = Server(args.model, max_batch, args.threads, tmp / f"serve-{max_batch}-{bool(src)}.log", src)
     with server as url:
         name = re.search(r"serving (\S+)", server.log.read_text()).group(1)
         result = asyncio.run(load(url, name, questions, args.clients, args.seconds, args.max_tokens))
     started, ended = result["window"]
     lat = sorted(result["latencies"])
     return {
-        "max_batch": max_batch,
+        "max_batch": max_batch or "default",
+        "source": _commit(src) if src else "this tree",
         "answers": len(lat),
         "answers_per_s": round(len(lat) / args.seconds, 3),
+        "generated_tokens_per_s": round(result["tokens"] / args.seconds, 1),
         "errors": sum(result["errors"].values()),
         "errors_by_kind": result["errors"],
         "unfinished_at_end": result["unfinished"],
@@ -140,6 +149,12 @@ def measure(args: argparse.Namespace, max_batch: int, questions: list[str], tmp:
     }
 
 
+def _commit(src: Path) -> str:
+    """The commit a source tree is checked out at (its path when it is not a git checkout)."""
+    found = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"commit {found.stdout.strip()}" if found.returncode == 0 else str(src)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_STUDENT, help="run folder, model folder, the default student, or "
@@ -148,7 +163,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--max-tokens", type=int, default=24)
-    parser.add_argument("--max-batch", type=int, default=8, help="the batched configuration (baseline: 1)")
+    parser.add_argument("--max-batch", type=int, default=None, help="the measured server's (default: fcot serve's)")
+    parser.add_argument("--baseline-src", type=Path, help="serve the baseline from this source tree (its `src/`) "
+                        "at its default batch, instead of this tree's at --max-batch 1")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the server")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -158,18 +175,19 @@ def main() -> None:
     load_before, model_name = os.getloadavg(), args.model
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "tiny":
-            args.model = str(build_tiny_model(Path(tmp) / "tiny", chat_template=CHAT_TEMPLATE))
+            args.model = str(save_tiny_model(Path(tmp) / "tiny", chat_template=CHAT_TEMPLATE))
         batched = measure(args, args.max_batch, questions, Path(tmp))
-        single = measure(args, 1, questions, Path(tmp))
+        baseline = (measure(args, None, questions, Path(tmp), args.baseline_src.resolve()) if args.baseline_src
+                    else measure(args, 1, questions, Path(tmp)))
     result = {
         "benchmark": "serve_load",
         "command": "python benchmarks/serve_load.py " + shlex.join(sys.argv[1:]),
         "model": model_name, "task": args.task, "clients": args.clients, "seconds": args.seconds,
         "max_tokens": args.max_tokens, "server_threads": args.threads,
-        "batched": batched, "batch_1": single,
-        "speedup_answers_per_s": round(batched["answers_per_s"] / single["answers_per_s"], 2)
-        if single["answers_per_s"] else None,
-        "targets": {"speedup_answers_per_s": 3, "errors": 0},
+        "batched": batched, "baseline": baseline,
+        "speedup_tokens_per_s": round(batched["generated_tokens_per_s"] / baseline["generated_tokens_per_s"], 2)
+        if baseline["generated_tokens_per_s"] else None,
+        "targets": {"speedup_tokens_per_s": 4, "latency_p50_s": 5, "errors": 0},
         "hardware": {**common.hardware(), "load_average_at_start": [round(x, 2) for x in load_before]},
         "versions": {p: importlib.metadata.version(p) for p in ("openai", "fastapi", "starlette", "uvicorn")},
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -82,19 +82,19 @@ def test_malformed_requests_get_openai_errors_and_the_connection_stays_usable(se
 
 def test_a_client_that_drops_a_stream_stops_its_generation(served_app):
     url, app = served_app  # an untrained model: it rarely ends by itself
-    generator = app.state.batcher.generator
+    batcher = app.state.batcher
     client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
     long = dict(model="tiny", prompt="Q: apples apples", max_tokens=480, temperature=0)
     full = client.completions.create(**long, stream=True)
     assert sum(1 for chunk in full if chunk.choices[0].finish_reason == "length") == 1  # runs to max_tokens
 
-    before = generator.stream_steps
+    before = batcher.decode_steps
     stream = client.completions.create(**long, stream=True)
     next(iter(stream))
     stream.close()
     steps = -1
-    while steps != generator.stream_steps:  # until generation is idle
-        steps = generator.stream_steps
+    while steps != batcher.decode_steps:  # until generation is idle
+        steps = batcher.decode_steps
         time.sleep(0.5)
     assert steps - before < long["max_tokens"]
     served = client.chat.completions.create(model="tiny", messages=USER, max_tokens=3)  # still serving

@@ -12,6 +12,7 @@ import typer
 from fcot.cli import app
 from fcot.cli.common import AnswerTypeOption, Optional, PrecisionOption, ThreadsOption, err_console, quiet_libraries
 from fcot.errors import ConfigError, ModelError, TaskNotFound
+from fcot.models.completions import SERVE_BATCH
 
 
 @app.command()
@@ -21,7 +22,8 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port, 0 to 65535 (0: any free port, printed at start)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model id clients use (default: the folder or file name)."),
-    max_batch: int = typer.Option(8, "--max-batch", min=1, help="Requests generated together in one batch."),
+    max_batch: int = typer.Option(SERVE_BATCH, "--max-batch", min=1, help="Sequences decoded together: requests join the "
+                                  "running batch between decoding steps (an export answers one at a time)."),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)."),
     precision: Optional[str] = PrecisionOption,
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="FCOT_API_KEY", show_default=False,

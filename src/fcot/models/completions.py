@@ -16,7 +16,7 @@ import inspect
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, AsyncIterator, Callable, Iterator
 
 from fcot.errors import ContextTooLong, EmptyPrompt, ModelError
 from fcot.models.calculator import Calculator
@@ -28,6 +28,7 @@ from fcot.models.streaming import StreamRow, advance
 
 
 COMPLETION_TOKENS = 16  # a completion request's default length, as in the OpenAI API
+SERVE_BATCH = 32  # sequences a server decodes together (continuous batching: requests join between steps)
 
 
 @dataclass(frozen=True)
@@ -305,8 +306,24 @@ class Batcher:
                     if not future.done():
                         future.set_result(out)
 
+    async def stream(self, prompt: str, params: GenParams) -> AsyncIterator[list[StreamRow]]:
+        """One prompt's sequences after every decoding step, on a worker thread (streams are not batched)."""
+        steps = self.generator.stream(prompt, params)
+        while (rows := await asyncio.to_thread(next, steps, None)) is not None:
+            yield rows
+
     async def aclose(self) -> None:
         """Stop the worker."""
         if self._worker is not None:
             self._worker.cancel()
             self._worker = None
+
+
+def batcher_for(generator: Completions, max_batch: int) -> Any:
+    """What runs concurrent requests on a model: continuous batching (`fcot.models.continuous`) for a torch causal LM,
+    else a `Batcher` (an export completes one sequence at a time)."""
+    if isinstance(generator, Generator) and generator.model_type == "decoder":
+        from fcot.models.continuous import ContinuousBatcher
+
+        return ContinuousBatcher(generator, max_batch)
+    return Batcher(generator, max_batch)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fcot.errors import ContextTooLong, ModelError
-from fcot.models.completions import COMPLETION_TOKENS, Batcher, Completions, GenOutput, GenParams
+from fcot.models.completions import COMPLETION_TOKENS, SERVE_BATCH, Completions, GenOutput, GenParams, batcher_for
 from fcot.serve.protocol import (APIError, ChatMessage, ChatRequest, CompletionRequest, envelope, new_id, usage)
 from fcot.serve.stream import chat_events, completion_events, guarded
 from fcot.serve.student_task import StudentTask
@@ -115,7 +115,7 @@ class Served:
     def __init__(self, generator: Completions, name: str, max_batch: int, task: StudentTask | None,
                  calculator: bool = False) -> None:
         self.generator, self.name, self.task, self.calculator = generator, name, task, calculator
-        self.batcher = Batcher(generator, max_batch=max_batch)
+        self.batcher = batcher_for(generator, max_batch)
 
     def params(self, max_tokens: int, req: CompletionRequest | ChatRequest, stop: tuple[str, ...] = ()) -> GenParams:
         """A request's sampling, with the server's calculator."""
@@ -162,7 +162,7 @@ def _streamed(events) -> StreamingResponse:
     return StreamingResponse(guarded(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
-def create_app(generator: Completions, model_name: str | None = None, max_batch: int = 8,
+def create_app(generator: Completions, model_name: str | None = None, max_batch: int = SERVE_BATCH,
                task: StudentTask | None = None, api_key: str | None = None, calculator: bool = False) -> FastAPI:
     """The server app for one model; requests naming another model get a 404, those without api_key a 401;
     `calculator` writes the results of the arithmetic completions state (`fcot.models.calculator`)."""
@@ -185,7 +185,8 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
         prompts = req.prompts()
         prompt_tokens = served.check(req.model, prompts, params)
         if req.stream:
-            return _streamed(completion_events(generator, name, prompts, prompt_tokens, params, req.include_usage()))
+            return _streamed(completion_events(served.batcher.stream, name, prompts, prompt_tokens, params,
+                                               req.include_usage()))
         outs = await served.run(prompts, params)
         choices = [{"index": i * req.n + j, "text": text, "logprobs": None, "finish_reason": reason}
                    for i, out in enumerate(outs) for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]
@@ -196,7 +197,8 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
         prompt, params = served.chat_input(req)
         prompt_tokens = served.check(req.model, [prompt], params)
         if req.stream:
-            return _streamed(chat_events(generator, name, prompt, prompt_tokens, params, req.include_usage(), task))
+            return _streamed(chat_events(served.batcher.stream, name, prompt, prompt_tokens, params,
+                                         req.include_usage(), task))
         (out,) = await served.run([prompt], params)
         choices = [served.chat_choice(j, text, reason)
                    for j, (text, reason) in enumerate(zip(out.texts, out.finish_reasons))]

@@ -1,17 +1,17 @@
 """Streamed responses: each choice grows token by token and goes out as OpenAI's server-sent event chunks.
 
-A client that disconnects cancels its event generator, which stops asking `Completions.stream` for tokens.
+A client that disconnects cancels its event generator, which stops asking its batcher for tokens.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
 
 from fcot.errors import ModelError
-from fcot.models.completions import Completions, GenParams
+from fcot.models.completions import GenParams
+from fcot.models.streaming import StreamRow
 from fcot.serve.protocol import APIError, envelope, new_id, sse, usage
 from fcot.serve.student_task import StudentTask
 
@@ -35,11 +35,13 @@ def raw_text(completion: str, finished: bool) -> str:
     return completion
 
 
-async def deltas(generator: Completions, prompt: str, params: GenParams, render: Render) -> AsyncIterator[Delta]:
-    """The new text of each of one prompt's n choices after every decoding step (run on a worker thread)."""
-    steps = generator.stream(prompt, params)
+Steps = Callable[[str, GenParams], AsyncIterator[list[StreamRow]]]  # a prompt's sequences after each decoding step
+
+
+async def deltas(steps: Steps, prompt: str, params: GenParams, render: Render) -> AsyncIterator[Delta]:
+    """The new text of each of one prompt's n choices after every decoding step."""
     shown: list[str | None] = [""] * params.n  # None once finished
-    while (rows := await asyncio.to_thread(next, steps, None)) is not None:
+    async for rows in steps(prompt, params):
         for j, sent in enumerate(shown):
             row = rows[j % len(rows)]  # greedy decoding runs one sequence for all n choices
             if sent is None:
@@ -50,12 +52,12 @@ async def deltas(generator: Completions, prompt: str, params: GenParams, render:
             shown[j] = None if row.finish_reason else sent + new
 
 
-async def completion_events(generator: Completions, model: str, prompts: list[str], prompt_tokens: int,
+async def completion_events(steps: Steps, model: str, prompts: list[str], prompt_tokens: int,
                             params: GenParams, include_usage: bool) -> AsyncIterator[str]:
     """`/v1/completions` chunks: the prompts one after another, each with its n choices."""
     response_id, completion_tokens = new_id("cmpl"), 0
     for i, prompt in enumerate(prompts):
-        async for d in deltas(generator, prompt, params, raw_text):
+        async for d in deltas(steps, prompt, params, raw_text):
             choice = {"index": i * params.n + d.index, "text": d.text, "logprobs": None,
                       "finish_reason": d.finish_reason}
             yield sse(envelope("text_completion", response_id, model, [choice]))
@@ -65,14 +67,14 @@ async def completion_events(generator: Completions, model: str, prompts: list[st
     yield sse("[DONE]")
 
 
-async def chat_events(generator: Completions, model: str, prompt: str, prompt_tokens: int, params: GenParams,
+async def chat_events(steps: Steps, model: str, prompt: str, prompt_tokens: int, params: GenParams,
                       include_usage: bool, task: StudentTask | None) -> AsyncIterator[str]:
     """`/v1/chat/completions` chunks: the role, content deltas, then each choice's finish (with `fcot` for a task)."""
     response_id, completion_tokens, kind = new_id("chatcmpl"), 0, "chat.completion.chunk"
     render = raw_text if task is None else (lambda text, done: task.reply(text).content if done else task.partial(text))
     yield sse(envelope(kind, response_id, model, [
         {"index": j, "delta": {"role": "assistant", "content": ""}, "finish_reason": None} for j in range(params.n)]))
-    async for d in deltas(generator, prompt, params, render):
+    async for d in deltas(steps, prompt, params, render):
         if d.text:
             yield sse(envelope(kind, response_id, model,
                                [{"index": d.index, "delta": {"content": d.text}, "finish_reason": None}]))

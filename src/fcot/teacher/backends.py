@@ -18,20 +18,20 @@ from fcot.teacher.engine import Backend, Sampling, Stats
 from fcot.teacher.openai_backend import EndpointConfig, OpenAIBackend
 
 class LocalBackend:
-    """A local causal LM; concurrent requests with equal sampling are generated as one batch, with calculator
+    """A local causal LM; concurrent requests share one continuously batched decoding loop, with calculator
     decoding for a run trained on calculator-annotated rationales."""
 
     cacheable = True
 
     def __init__(self, name_or_path: str, max_batch: int = 8, device: str | None = None) -> None:
         from fcot.models import open_student, read_run_info
-        from fcot.models.completions import Batcher
+        from fcot.models.completions import batcher_for
 
         self.calculator = read_run_info(name_or_path).calculator
         self.generator = open_student(name_or_path, device=device)
         if self.generator.model_type != "decoder":
             raise ModelError(f"{name_or_path}: an encoder-decoder model; the local: teacher needs a causal LM")
-        self.batcher = Batcher(self.generator, max_batch=max_batch)
+        self.batcher = batcher_for(self.generator, max_batch)
         path = Path(name_or_path).expanduser()
         self.identity = {"backend": "local", "model": str(path.resolve()) if path.exists() else name_or_path,
                          **({"calculator": True} if self.calculator else {})}

@@ -1,0 +1,58 @@
+"""Continuous batching: requests that join and leave a running batch get what they would get alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from fcot.models import GenParams, open_student, save_tiny_model
+from fcot.models.continuous import ContinuousBatcher
+
+PROMPTS = [f"question {i} " + "word " * (i * 3 % 11) for i in range(12)]  # prompts of different lengths
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    return open_student(save_tiny_model(tmp_path_factory.mktemp("continuous"), "decoder"), threads=1,
+                        precision="fp32")
+
+
+def run(batcher: ContinuousBatcher, calls):
+    """Each call (prompt, params, delay) submitted after its delay, all at once; their outputs, then the batcher
+    closed."""
+    async def one(prompt, params, delay):
+        await asyncio.sleep(delay)
+        return await batcher.submit(prompt, params)
+
+    async def main():
+        try:
+            return await asyncio.gather(*(one(*call) for call in calls))
+        finally:
+            await batcher.aclose()
+
+    return asyncio.run(main())
+
+
+def test_requests_joining_a_running_batch_get_their_greedy_text_alone(student):
+    params = [GenParams(max_tokens=5 + (i * 7) % 20) for i in range(len(PROMPTS))]  # leaving at different steps
+    alone = [student.complete([p], q)[0] for p, q in zip(PROMPTS, params)]
+    batcher = ContinuousBatcher(student, max_batch=4)
+    outs = run(batcher, [(p, q, 0.01 * i) for i, (p, q) in enumerate(zip(PROMPTS, params))])
+    assert [o.texts[0] for o in outs] == [a.text for a in alone] and len({a.text for a in alone}) > 1
+    assert [o.completion_tokens for o in outs] == [a.new_tokens for a in alone]
+    assert batcher.largest_batch == 4  # full, never over
+
+
+def test_sampled_choices_stop_phrases_and_lengths(student):
+    stop = student.complete([PROMPTS[3]], GenParams(max_tokens=12))[0].text[4:7]  # text the model will write
+    assert len(stop) == 3
+    outs = run(ContinuousBatcher(student, max_batch=8), [
+        (PROMPTS[1], GenParams(max_tokens=6, temperature=1.0, n=3), 0),
+        (PROMPTS[3], GenParams(max_tokens=12, stop=(stop,)), 0),
+        (PROMPTS[5], GenParams(max_tokens=4, n=2), 0.01),
+    ])
+    sampled, stopped, greedy = outs
+    assert len(sampled.texts) == 3 and sampled.finish_reasons == ["length"] * 3
+    assert stopped.finish_reasons == ["stop"] and stop not in stopped.texts[0]
+    assert greedy.texts[0] == greedy.texts[1] and greedy.finish_reasons == ["length", "length"]
