@@ -156,7 +156,6 @@ class _Loop:
 
     def _prefill(self, newcomers: list[_Request]) -> None:
         """Run the newcomers' prompts together, choose their first tokens and append them to the batch."""
-        import torch
         from transformers import DynamicCache
 
         prompts = [r.prompt_ids for r in newcomers for _ in range(r.width)]
