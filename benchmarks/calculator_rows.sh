@@ -4,9 +4,7 @@
 # then the paired test against their plain answers.
 #   benchmarks/calculator_rows.sh addsub single_eq gsm8k aqua  ->  fcot-out/ten/<task>/completion_data/..._C_<template>_calc/
 set -euo pipefail
-tokens() { case $1 in single_eq|addsub|multiarith|last_letter_concatenation|coin_flip) echo 128;; *) echo 160;; esac; }
-template() { case $1 in aqua|commonsense_qa|date_understanding|tracking_shuffled_objects) echo ft_cot_choice;; *) echo ft_cot_token;; esac; }
-key() { case $1 in aqua|commonsense_qa|date_understanding|tracking_shuffled_objects) echo zs_cot_choice;; *) echo zs_cot;; esac; }
+source "$(dirname "$0")/recipe.sh"
 for task in "$@"; do
   run=fcot-out/ten/$task/runs/$(key "$task")_$task
   OMP_NUM_THREADS=1 .venv/bin/fcot eval "$run" --calculator --threads 1 --max-new-tokens "$(tokens "$task")" \

@@ -5,8 +5,7 @@
 #   benchmarks/calculator_trained.sh multiarith addsub      SEED=1 benchmarks/calculator_trained.sh multiarith
 # Results: fcot-out/ten/<task>-calc[-seed1]/; re-running resumes, <name>.time gathers /usr/bin/time -v.
 set -euo pipefail
-epochs() { case $1 in gsm8k|commonsense_qa) echo 2;; *) echo 4;; esac; }
-tokens() { case $1 in single_eq|addsub|multiarith|last_letter_concatenation|coin_flip) echo 128;; *) echo 160;; esac; }
+source "$(dirname "$0")/recipe.sh"
 seed=${SEED:-0}
 for task in "$@"; do
   name=$task-calc; [ "$seed" = 0 ] || name=$name-seed$seed

@@ -7,8 +7,7 @@
 # greedy and does not depend on the seed). Results: fcot-out/ten/<task>[-seed1]/; re-running resumes,
 # and <task>.time gathers /usr/bin/time -v of every invocation.
 set -euo pipefail
-epochs() { case $1 in gsm8k|commonsense_qa) echo 2;; *) echo 4;; esac; }
-tokens() { case $1 in single_eq|addsub|multiarith|last_letter_concatenation|coin_flip) echo 128;; *) echo 160;; esac; }
+source "$(dirname "$0")/recipe.sh"
 seed=${SEED:-0}
 baselines="zs, zs_cot, fs_cot, ft_token"; [ "$seed" = 0 ] || baselines="ft_token"
 for task in "$@"; do
