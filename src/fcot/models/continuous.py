@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ class _Loop:
         self.next_ids = torch.zeros(0, 1, dtype=torch.long, device=self.device)
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.gen.precision == "bf16"
                          else contextlib.nullcontext())
+        forward = inspect.signature(self.gen.model.forward).parameters
+        self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}  # no head over prompts
 
     def run(self) -> None:
         while True:
@@ -184,7 +187,7 @@ class _Loop:
         model = self.gen.model
         with self.gen._lock, torch.inference_mode(), self.autocast:
             out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                        **{_cache_argument(model): cache})
+                        **{_cache_argument(model): cache}, **self.last_only)
         self.batcher.decode_steps += 1
         return out.logits[:, -1, :].float()
 
