@@ -44,6 +44,17 @@ def test_requests_joining_a_running_batch_get_their_greedy_text_alone(student):
     assert batcher.largest_batch == 4  # full, never over
 
 
+def test_the_cache_budget_bounds_the_batch(student):
+    from fcot.models.generate import kv_bytes_per_token
+
+    params = GenParams(max_tokens=6)
+    alone = [student.complete([p], params)[0].text for p in PROMPTS[:6]]
+    longest = max(len(student.tokenizer(p).input_ids) for p in PROMPTS[:6]) + params.max_tokens
+    batcher = ContinuousBatcher(student, max_batch=8, cache_bytes=2 * longest * kv_bytes_per_token(student.model))
+    outs = run(batcher, [(p, params, 0) for p in PROMPTS[:6]])
+    assert [o.texts[0] for o in outs] == alone and batcher.largest_batch == 2
+
+
 def test_sampled_choices_stop_phrases_and_lengths(student):
     stop = student.complete([PROMPTS[3]], GenParams(max_tokens=12))[0].text[4:7]  # text the model will write
     assert len(stop) == 3

@@ -6,7 +6,8 @@ leaves it when it finishes, so a new request waits one step, not a whole batch (
     async for rows in batcher.stream(prompt, params): ...             # its StreamRows after every step
 
 One worker thread owns the batch: the running sequences' key/value cache, left-padded to a common length, and an
-attention mask that hides the padding. Newcomers are prefilled together, their cache padded and appended to the
+attention mask that hides the padding; it holds at most `max_batch` sequences and `cache_bytes` of cache
+(`KV_CACHE_BYTES`, as batched generation). Newcomers are prefilled together, their cache padded and appended to the
 batch's; finished sequences are dropped from it, and columns no sequence attends to any more are cut off.
 """
 
@@ -22,7 +23,7 @@ from typing import Any, AsyncIterator, Callable
 
 from fcot.models.calculator import Calculator
 from fcot.models.completions import GenOutput, GenParams, Generator, _cache_argument
-from fcot.models.generate import stop_token_ids
+from fcot.models.generate import KV_CACHE_BYTES, kv_bytes_per_token, stop_token_ids
 from fcot.models.streaming import StreamRow, advance
 
 Emit = Callable[[Any], None]  # called from the worker thread with a request's rows after a step, or an exception
@@ -51,8 +52,8 @@ class _Request:
 class ContinuousBatcher:
     """Runs every request on one continuously batched decoding loop of at most `max_batch` sequences."""
 
-    def __init__(self, generator: Generator, max_batch: int = 32) -> None:
-        self.generator, self.max_batch = generator, max_batch
+    def __init__(self, generator: Generator, max_batch: int = 32, cache_bytes: int = KV_CACHE_BYTES) -> None:
+        self.generator, self.max_batch, self.cache_bytes = generator, max_batch, cache_bytes
         self.largest_batch = 0  # most sequences decoded together so far
         self.decode_steps = 0  # forward passes run, prefills included
         self.ends = stop_token_ids(generator.model, generator.tokenizer)  # tokens that end a sequence
@@ -118,6 +119,7 @@ class _Loop:
         self.next_ids = torch.zeros(0, 1, dtype=torch.long, device=self.device)
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.gen.precision == "bf16"
                          else contextlib.nullcontext())
+        self.tokens_in_flight = max(batcher.cache_bytes // kv_bytes_per_token(self.gen.model), 1)
         forward = inspect.signature(self.gen.model.forward).parameters
         self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}  # no head over prompts
 
@@ -139,23 +141,29 @@ class _Loop:
 
     def _admit(self) -> list[_Request] | None:
         """Requests that fit beside the running ones (waiting for one when none runs); None to stop."""
-        taken, room = [], self.batcher.max_batch - sum(r.width for r in self.requests)
-        while room > 0 or not (self.requests or taken):
+        taken: list[_Request] = []
+        while True:
+            idle = not (self.requests or taken)
             try:
-                request = self.held or self.batcher._incoming.get(block=not (self.requests or taken))
+                request = self.held or self.batcher._incoming.get(block=idle)
             except queue.Empty:
-                break
+                return taken
             self.held = None
             if request is None:
                 return None
             if request.cancelled:
                 continue
-            if request.width > room and (self.requests or taken):  # it waits for sequences to finish
-                self.held = request
-                break
+            if not idle and not self._fits([*self.requests, *taken, request]):
+                self.held = request  # it waits for sequences to finish
+                return taken
             taken.append(request)
-            room -= request.width
-        return taken
+
+    def _fits(self, requests: list[_Request]) -> bool:
+        """Whether the requests' sequences decode together within `max_batch` and the key/value cache budget (their
+        count times the longest prompt plus its new tokens, as the cache is padded to it)."""
+        rows = sum(r.width for r in requests)
+        span = max(len(r.prompt_ids) + r.params.max_tokens for r in requests)
+        return rows <= self.batcher.max_batch and rows * span <= self.tokens_in_flight
 
     def _prefill(self, newcomers: list[_Request]) -> None:
         """Run the newcomers' prompts together, choose their first tokens and append them to the batch."""
