@@ -4,7 +4,7 @@
 #   benchmarks/prompting_rows.sh multiarith coin_flip     ->  fcot-out/ten/prompting/<task>-<template>.json
 # A row already written is kept; tracking_shuffled_objects has no few-shot exemplars (as in the paper), so no fs_cot.
 set -euo pipefail
-tokens() { case $1 in single_eq|addsub|multiarith|last_letter_concatenation|coin_flip) echo 128;; *) echo 160;; esac; }
+source "$(dirname "$0")/recipe.sh"
 templates() { case $1 in tracking_shuffled_objects) echo zs_cot;; *) echo zs_cot fs_cot;; esac; }
 mkdir -p fcot-out/ten/prompting
 for task in "$@"; do

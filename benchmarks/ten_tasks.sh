@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ten-task table (README "Student quality"): each bundled task with recorded teacher completions, the
-# default recipe, full test splits, zero-shot / Zero-shot-CoT / Few-shot-CoT prompting of the untrained student
+# default recipe with the paper's rationales (no calculator annotation; see calculator_trained.sh), full test splits, zero-shot / Zero-shot-CoT / Few-shot-CoT prompting of the untrained student
 # and vanilla fine-tuning at the same budget. One torch thread per run; run two of these lines side by side:
 #   benchmarks/ten_tasks.sh addsub single_eq gsm8k      benchmarks/ten_tasks.sh aqua commonsense_qa
 # SEED=1 benchmarks/ten_tasks.sh <task> runs the second seed (trained rows only: prompting the untrained student is
@@ -15,5 +15,5 @@ for task in "$@"; do
   OMP_NUM_THREADS=1 /usr/bin/time -v -a -o "fcot-out/ten/$name.time" .venv/bin/fcot run --threads 1 \
     --set out=fcot-out/ten --set name="$name" --set "tasks=[$task]" --set student.seed="$seed" \
     --set student.epochs="$(epochs "$task")" --set eval.max_new_tokens="$(tokens "$task")" \
-    --set "baselines=[$baselines]"
+    --set curate.calculator=false --set "baselines=[$baselines]"
 done

@@ -45,7 +45,7 @@ def _run_config(root: Path, shared_data: Path, kind: str) -> Path:
     config = {"name": "x", "tasks": ["multiarith"], "out": str(root / "out"), "data_dir": str(shared_data),
               "student": {"model": str(save_tiny_model(root / "tiny", kind)), "max_steps": 8, "batch_size": 4,
                           "eval_steps": 2, "val_fraction": 0, "precision": "fp32", "lora": kind == "decoder"},
-              "curate": {"max_samples": 32}, "eval": {"limit": 24, "max_new_tokens": 12, "batch_size": 4},
+              "curate": {"max_samples": 32, "calculator": False}, "eval": {"limit": 24, "max_new_tokens": 12, "batch_size": 4},
               "baselines": ["zs"]}
     path = root / "run.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -22,7 +22,7 @@ def tiny_config(tmp_path_factory, shared_data):
         "out": str(root / "out"),
         "data_dir": str(shared_data),
         "student": {"model": str(model), "max_steps": 2, "batch_size": 4, "learning_rate": 1e-3, "val_questions": 8},
-        "curate": {"max_samples": 24},
+        "curate": {"max_samples": 24, "calculator": False},  # the paper's rationales (on by default for numbers)
         "eval": {"limit": 4, "max_new_tokens": 8, "batch_size": 4},
         "baselines": ["zs", "ft_token"],
     }
@@ -91,7 +91,7 @@ def test_a_config_from_before_a_setting_existed_still_resumes(tiny_config, fcot,
     monkeypatch.setenv("FCOT_PRECISION", "fp32")  # as that run was made
     root = tiny_config.parent / "out" / "tiny-fp32"
     old = yaml.safe_load((root / "fcot.yaml").read_text())
-    del old["student"]["activation_checkpointing"], old["self_train"]  # settings added later
+    del old["student"]["activation_checkpointing"], old["self_train"], old["curate"]["calculator"]  # added later
     (root / "fcot.yaml").write_text(yaml.safe_dump(old))
     run = root / "runs" / "zs_cot_multiarith" / "fcot.yaml"
     record = yaml.safe_load(run.read_text())
@@ -188,7 +188,7 @@ def test_a_calculator_run_trains_on_annotated_steps_and_answers_with_the_calcula
     from fcot.models import read_run_info
 
     monkeypatch.setenv("FCOT_PRECISION", "fp32")
-    root = run_quick(fcot, tiny_config, "tiny-calc", "curate.calculator=true")
+    root = run_quick(fcot, tiny_config, "tiny-calc", "curate.calculator=null")  # the default: on for number answers
     side = json.loads((root / "finetune_data" / "P_decoder" / "F_zs_cot_multiarith_calc.curate.json").read_text())
     assert side["calculator"] is True and side["stats"]["annotated"] > 0
     [student] = [r for r in json.loads((root / "results.json").read_text()) if r["role"] == "student"]

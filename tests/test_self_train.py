@@ -26,7 +26,7 @@ def test_self_training_adds_the_students_correct_rationales_and_a_row(fcot, tmp_
     config = {"name": "self", "tasks": ["multiarith"], "out": str(tmp_path / "out"), "data_dir": str(shared_data),
               "student": {"model": str(student), "lora": False, "max_steps": 1, "batch_size": 4,
                           "learning_rate": 1e-7, "val_fraction": 0},
-              "curate": {"max_samples": 8}, "eval": {"limit": 4, "max_new_tokens": 24, "batch_size": 64},
+              "curate": {"max_samples": 8, "calculator": False}, "eval": {"limit": 4, "max_new_tokens": 24, "batch_size": 64},
               "baselines": [], "self_train": {"samples": 2, "temperature": 0.3}}
     path = tmp_path / "self.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -64,7 +64,7 @@ def test_a_sweep_runs_each_point_resumably_and_gathers_the_results(fcot, tmp_pat
     config = {"name": "size", "tasks": ["multiarith"], "out": str(tmp_path / "out"), "data_dir": str(shared_data),
               "student": {"model": str(model), "max_steps": 1, "batch_size": 4, "val_questions": 8},
               "eval": {"limit": 2, "max_new_tokens": 4, "batch_size": 2}, "baselines": ["zs", "ft_token"],
-              "sweep": {"curate.max_questions": [8, 16]}}
+              "curate": {"calculator": False}, "sweep": {"curate.max_questions": [8, 16]}}
     path = tmp_path / "size.yaml"
     path.write_text(yaml.safe_dump(config))
     dry = fcot("run", path, "--dry-run")

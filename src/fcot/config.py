@@ -51,8 +51,13 @@ class CurateSection(_Section):
     # nested: the 8 are among the 32; vanilla fine-tuning gets the same ones): the dataset-size analysis
     samples: Optional[int] = Field(None, ge=1)  # only the first d teacher completions per question: a D=64 teacher
     # file serves every smaller D
-    calculator: bool = False  # write results stated in words as explicit steps (`30 - 7 = 23`); the student answers
-    # with calculator decoding (fcot.curate.annotate, fcot.models.calculator)
+    calculator: Optional[bool] = None  # write results stated in words as explicit steps (`30 - 7 = 23`) and answer
+    # with calculator decoding (fcot.curate.annotate, fcot.models.calculator); None: on where the answer is a number
+
+    def calculator_for(self, task: Any) -> bool:
+        """Whether the task's rationales are annotated for a calculator: as set, else where its answer is a number
+        (MultiArith 15.56 -> 55.56, README "Student quality")."""
+        return self.calculator if self.calculator is not None else task.answer_type == "number"
 
 
 class EvalSection(_Section):

@@ -99,6 +99,8 @@ def _check_previous_config(config: RunConfig, root: Path) -> None:
     if not path.exists() or all(p.name == CONFIG_FILE for p in root.iterdir()):
         return
     previous = read_yaml(path) or {}
+    if isinstance(previous.get("curate"), dict):  # runs from before calculator annotation had none
+        previous["curate"].setdefault("calculator", False)
     with contextlib.suppress(ValidationError):  # settings added since then compare as their defaults
         previous = RunConfig.model_validate(previous).model_dump(mode="json")
     current = config.model_dump(mode="json")
@@ -131,7 +133,7 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
 
     curated = _curate(config, task, completions, model_type)
     stats = curated.stats
-    steps = f", {stats.annotated} results written as steps for the calculator" if config.curate.calculator else ""
+    steps = f", {stats.annotated} results written as steps for the calculator" if curated.config["calculator"] else ""
     notify(f"[{task.key}] curated {stats.kept} {stats.template} samples from the teacher's {stats.correct}/"
            f"{stats.completions} correct completions of {stats.split_samples} train questions{steps}")
     asked = completions.select(curated.questions, range(config.curate.samples) if config.curate.samples else None)
@@ -193,7 +195,7 @@ def _curate(config: RunConfig, task: Task, source: CompletionDataset | Dataset, 
     result = curate(source, task, template or c.template, model_type, split="train", split_name=config.split_name,
                     data_dir=config.data_dir, max_rationale_tokens=c.max_rationale_tokens, dedupe=c.dedupe,
                     max_questions=c.max_questions, samples=c.samples, seed=config.student.seed,
-                    calculator=c.calculator and not isinstance(source, Dataset))
+                    calculator=c.calculator_for(task) and not isinstance(source, Dataset))
     if c.max_samples:
         result.samples = result.samples[: c.max_samples]
         result.stats.kept = len(result.samples)
@@ -223,7 +225,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, ro
     sampling = EvalOptions(split="train", split_name=config.split_name, samples=s.samples, temperature=s.temperature,
                            batch_size=config.eval.batch_size, max_new_tokens=config.eval.max_new_tokens, out_root=root,
                            finetune_key=run_dir.name, base_model=config.student.model, data_dir=config.data_dir,
-                           calculator=config.curate.calculator)
+                           calculator=config.curate.calculator_for(task))
     own, _ = evaluate_model(open_student(run_dir, precision=config.student.precision), task, template, sampling)
     sampled = generation_of(own)
     sampling_s = sampled.seconds if sampled else 0.0
@@ -232,7 +234,7 @@ def _self_train(config: RunConfig, task: Task, teacher_samples: CurateResult, ro
                       split_name=config.split_name, data_dir=config.data_dir,
                       max_rationale_tokens=config.curate.max_rationale_tokens, dedupe=config.curate.dedupe,
                       max_questions=config.curate.max_questions, seed=config.student.seed,
-                      calculator=config.curate.calculator)
+                      calculator=config.curate.calculator_for(task))
     except NoTrainingSamples as exc:
         notify(f"[{task.key}] self-training skipped: {exc}")
         return None

@@ -33,7 +33,7 @@ def test_a_sweep_over_d_asks_each_rationale_once_and_draws_the_d_curve(fcot, tmp
                       "--set", "teacher.teacher=openai:adder", "--set", f"teacher.base_url={teacher.url}",
                       "--set", "teacher.temperature=0.7", "--set", "sweep={teacher.samples: [1, 2]}",
                       "--set", f"student.model={model}", "--set", "student.max_steps=1", "--set", "baselines=[]",
-                      "--set", "eval.max_new_tokens=4", "--set", f"data_dir={shared_data}",
+                      "--set", "curate.calculator=false", "--set", "eval.max_new_tokens=4", "--set", f"data_dir={shared_data}",
                       env={"OPENAI_API_KEY": "sk-test"})
         generated = sum(len(entry["texts"]) for entry in teacher.log)
     assert result.code == 0, result.stderr
