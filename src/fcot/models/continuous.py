@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable
 
 from fcot.models.calculator import Calculator
-from fcot.models.completions import GenOutput, GenParams, Generator, _cache_argument
+from fcot.models.completions import SERVE_BATCH, GenOutput, GenParams, Generator, _cache_argument
 from fcot.models.generate import KV_CACHE_BYTES, kv_bytes_per_token, stop_token_ids
 from fcot.models.streaming import StreamRow, advance
 
@@ -52,7 +52,7 @@ class _Request:
 class ContinuousBatcher:
     """Runs every request on one continuously batched decoding loop of at most `max_batch` sequences."""
 
-    def __init__(self, generator: Generator, max_batch: int = 32, cache_bytes: int = KV_CACHE_BYTES) -> None:
+    def __init__(self, generator: Generator, max_batch: int = SERVE_BATCH, cache_bytes: int = KV_CACHE_BYTES) -> None:
         self.generator, self.max_batch, self.cache_bytes = generator, max_batch, cache_bytes
         self.largest_batch = 0  # most sequences decoded together so far
         self.decode_steps = 0  # forward passes run, prefills included
@@ -75,9 +75,12 @@ class ContinuousBatcher:
         loop, steps = asyncio.get_running_loop(), asyncio.Queue()
         width = params.n if params.temperature > 0 else 1
         gen = self.generator
-        request = _Request(gen.tokenizer(prompt).input_ids, params, lambda item: loop.call_soon_threadsafe(
-            steps.put_nowait, item), [Calculator(gen._decode, gen._encode) if params.calculator else None
-                                      for _ in range(width)])
+
+        def emit(item: Any) -> None:  # from the worker thread
+            loop.call_soon_threadsafe(steps.put_nowait, item)
+
+        calculators = [Calculator(gen._decode, gen._encode) if params.calculator else None for _ in range(width)]
+        request = _Request(gen.tokenizer(prompt).input_ids, params, emit, calculators)
         self._start()
         self._incoming.put(request)
         try:
