@@ -6,7 +6,8 @@ at decoding time, and a student trained on calculator-annotated rationales (`cur
 Answers are read from `ten-tasks/<task>/` (plain; MultiArith's from `calculator/multiarith/`, its student being the
 dataset-size run's on all train questions), `calculator/<task>/` (the calculator alone) and
 `calculator/trained/<task>[-seed1]/` (made by `benchmarks/calculator_trained.sh`); each pair is compared on the same
-questions with the exact McNemar test.
+questions with the exact McNemar test, a second seed against the plain student of its own seed where there is one
+(`ten-tasks/<task>-seed1/`), else against the first seed's.
 """
 
 from __future__ import annotations
@@ -46,14 +47,14 @@ def row(root: Path, task: str) -> str | None:
     key = f"zs_cot_{'choice_' if template == 'ft_cot_choice' else ''}{task}"
     plain = answers(root / "calculator" / task, template, key) or answers(root / "ten-tasks" / task, template, key)
     alone = answers(root / "calculator" / task, f"{template}_calc", key)
-    trained = [answers(root / "calculator" / "trained" / name, f"{template}_calc", f"{key}_calc")
-               for name in (task, f"{task}-seed1")]
-    trained = [t for t in trained if t is not None]
-    if plain is None or not trained:
+    seeds = [(answers(root / "calculator" / "trained" / name, f"{template}_calc", f"{key}_calc"),
+              answers(root / "ten-tasks" / name, template, key) or plain) for name in (task, f"{task}-seed1")]
+    seeds = [(trained, own_plain) for trained, own_plain in seeds if trained is not None]
+    if plain is None or not seeds:
         return None
     n = len(correct_by_question(str(plain)))
-    cells = [accuracy(plain), accuracy(alone) if alone else "–", "; ".join(f"**{accuracy(t)}**" for t in trained),
-             "; ".join(paired(t, plain) for t in trained), "; ".join(paired(t, alone) for t in trained)]
+    cells = [accuracy(plain), accuracy(alone) if alone else "–", "; ".join(f"**{accuracy(t)}**" for t, _ in seeds),
+             "; ".join(paired(t, own_plain) for t, own_plain in seeds), "; ".join(paired(t, alone) for t, _ in seeds)]
     paper = PAPER[task]
     return f"| {task} | {n} | " + " | ".join(cells) + f" | {paper[0]} / {paper[1]} |"
 
