@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import common  # benchmarks/common.py, beside this script
 from paired import correct_by_question, discordant
 from ten_tasks_table import PAPER
 
@@ -63,14 +64,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="the committed results, e.g. benchmarks/results")
     args = parser.parse_args()
-    print("| task | n | Fine-tune-CoT | + calculator at decoding | **Fine-tune-CoT + calculator** (annotated rationales; "
-          "seeds 0; 1) | only trained / only plain right, p | only trained / only calculator-alone right, p | "
-          "paper GPT-2 124M / Flan-T5 60M |")
-    print("|---|---|---|---|---|---|---|---|")
-    for task in TASKS:
-        line = row(args.root, task)
-        if line:
-            print(line)
+    rows = [row(args.root, task) for task in TASKS]
+    common.print_markdown_table(
+        ["task", "n", "Fine-tune-CoT", "+ calculator at decoding",
+         "**Fine-tune-CoT + calculator** (annotated rationales; seeds 0; 1)", "only trained / only plain right, p",
+         "only trained / only calculator-alone right, p", "paper GPT-2 124M / Flan-T5 60M"],
+        [line for line in rows if line])
 
 
 if __name__ == "__main__":

@@ -46,3 +46,11 @@ def matmul_gflops(dtype, m: int = 1024, k: int = 1024, n: int = 1024, seconds: f
         a @ b
         best = max(best, 2 * m * k * n / (time.perf_counter() - start) / 1e9)
     return best
+
+
+def print_markdown_table(columns: list[str], rows: list[str]) -> None:
+    """A Markdown table: the header of `columns`, its rule, then the rows (each already `| a | b |`)."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print(row)

@@ -14,6 +14,7 @@ import argparse
 import re
 from pathlib import Path
 
+import common  # benchmarks/common.py, beside this script
 from paired import discordant
 
 from fcot.report import load_results
@@ -71,15 +72,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="folder of task folders, e.g. benchmarks/results/ten-tasks")
     args = parser.parse_args()
-    print("| task | n | epochs | teacher | zero-shot | Zero-shot-CoT | Few-shot-CoT | vanilla fine-tune (seeds 0; 1) | "
-          "**Fine-tune-CoT** (seeds 0; 1, 95% CI) | only FT-CoT vs only vanilla right, paired p | "
-          "paper GPT-2 124M / Flan-T5 60M | whole run |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     runs: dict[str, list[Path]] = {}
     for folder in sorted(p for p in args.root.iterdir() if (p / "results.json").exists()):
         runs.setdefault(folder.name.split("-seed")[0], []).append(folder)
-    for folders in runs.values():
-        print(row(folders))
+    common.print_markdown_table(
+        ["task", "n", "epochs", "teacher", "zero-shot", "Zero-shot-CoT", "Few-shot-CoT",
+         "vanilla fine-tune (seeds 0; 1)", "**Fine-tune-CoT** (seeds 0; 1, 95% CI)",
+         "only FT-CoT vs only vanilla right, paired p", "paper GPT-2 124M / Flan-T5 60M", "whole run"],
+        [row(folders) for folders in runs.values()])
 
 
 if __name__ == "__main__":
