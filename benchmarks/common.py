@@ -48,6 +48,12 @@ def matmul_gflops(dtype, m: int = 1024, k: int = 1024, n: int = 1024, seconds: f
     return best
 
 
+def repo_relative(path: str | Path) -> str:
+    """A path as results record it: relative to the repository when it lies inside it, else as given."""
+    resolved, root = Path(path).resolve(), Path(__file__).resolve().parents[1]
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+
+
 def print_markdown_table(columns: list[str], rows: list[str]) -> None:
     """A Markdown table: the header of `columns`, its rule, then the rows (each already `| a | b |`)."""
     print("| " + " | ".join(columns) + " |")

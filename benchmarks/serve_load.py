@@ -1,7 +1,8 @@
 """Server load: N concurrent chat clients for T seconds against `fcot serve`, against a baseline server.
 
     python benchmarks/serve_load.py [--model smollm2-135m-instruct|tiny|RUN_DIR] [--clients 32] [--seconds 60]
-    python benchmarks/serve_load.py --baseline-src /tmp/before/src    # against an earlier checkout's fcot serve
+    python benchmarks/serve_load.py --baseline-src fcot-out/before/src   # an earlier checkout's fcot serve
+                                                                        # (git worktree add fcot-out/before COMMIT)
 
 Each configuration starts a fresh `fcot serve MODEL` process (the real CLI, `--threads` torch threads), warms it
 up with one request, then runs the clients (official `openai` async client, greedy chat requests with the task's
@@ -152,7 +153,7 @@ def measure(args: argparse.Namespace, max_batch: int | None, questions: list[str
 def _commit(src: Path) -> str:
     """The commit a source tree is checked out at (its path when it is not a git checkout)."""
     found = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return f"commit {found.stdout.strip()}" if found.returncode == 0 else str(src)
+    return f"commit {found.stdout.strip()}" if found.returncode == 0 else common.repo_relative(src)
 
 
 def main() -> None:
@@ -172,7 +173,8 @@ def main() -> None:
 
     task = get_task(args.task)
     questions = [s["question"] for s in task.load_dataset().select(task.load_split()["test"])]
-    load_before, model_name = os.getloadavg(), args.model
+    load_before = os.getloadavg()
+    model_name = args.model if args.model in ("tiny", DEFAULT_STUDENT) else common.repo_relative(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "tiny":
             args.model = str(save_tiny_model(Path(tmp) / "tiny", chat_template=CHAT_TEMPLATE))

@@ -133,7 +133,7 @@ def _run_task(config: RunConfig, task: Task, root: Path, notify: Notify,
 
     curated = _curate(config, task, completions, model_type)
     stats = curated.stats
-    steps = f", {stats.annotated} results written as steps for the calculator" if curated.config["calculator"] else ""
+    steps = f", {stats.annotated} results written as steps for the calculator" if curated.calculator else ""
     notify(f"[{task.key}] curated {stats.kept} {stats.template} samples from the teacher's {stats.correct}/"
            f"{stats.completions} correct completions of {stats.split_samples} train questions{steps}")
     asked = completions.select(curated.questions, range(config.curate.samples) if config.curate.samples else None)
@@ -267,7 +267,7 @@ def _train_and_evaluate(config: RunConfig, task: Task, curated: CurateResult, st
            f"loss {trained.losses[0]['loss']:.3f} -> {trained.losses[-1]['loss']:.3f}; kept {trained.chosen}")
     trained_student = open_student(run_dir, precision=config.student.precision)
     result = _evaluate(config, task, trained_student, template, root, finetune_key, notify, test,
-                       calculator=bool(curated.config.get("calculator")))
+                       calculator=curated.calculator)
     rationales = teacher_tokens is not None
     t = config.teacher
     return result.model_copy(update={

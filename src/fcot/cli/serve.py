@@ -46,13 +46,13 @@ def serve(
     quiet_libraries()
     import uvicorn
 
+    from fcot.models import read_run_info
     from fcot.serve import create_app
 
-    from fcot.models import read_run_info
-
-    generator, student_task = load_served(model, device, precision, task, answer_type, threads)
+    info = read_run_info(model)  # a run folder's fcot.yaml, or what an export stores
+    generator, student_task = load_served(model, device, precision, task, answer_type, threads, info)
     if calculator is None:
-        calculator = read_run_info(model).calculator
+        calculator = info.calculator
     err_console.print(generator.precision_note() or generator.precision, highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key,
                      calculator=calculator)
@@ -65,11 +65,12 @@ def serve(
 
 
 def load_served(model: str, device: str | None = None, precision: str | None = None, task: str | None = None,
-                answer_type: str | None = None, threads: int | None = None) -> tuple[Any, Any]:
-    """(Completions, StudentTask or None) for MODEL: an fcot export through its edge runtime (no torch), else torch."""
+                answer_type: str | None = None, threads: int | None = None, info: Any = None) -> tuple[Any, Any]:
+    """(Completions, StudentTask or None) for MODEL: an fcot export through its edge runtime (no torch), else torch;
+    `info` is MODEL's `read_run_info`, read here when not given."""
     from fcot.models import open_student, read_run_info
 
-    info = read_run_info(model)  # a run folder's fcot.yaml, or what an export stores
+    info = info or read_run_info(model)
     student_task = _student_task(model, info, task, answer_type)
     if info.export is not None and (device or precision):
         raise ConfigError(f"--device/--precision: {model} is an export; it runs on the CPU in the precision it "

@@ -52,7 +52,7 @@ def annotate(question: str, rationale: str) -> tuple[str, int]:
     for match in _NUMBER.finditer(rationale):
         number = match.group()
         before, after = rationale[last: match.start()], rationale[match.end():]
-        in_step = _IN_STEP_BEFORE.search(rationale[: match.start()]) or _IN_STEP_AFTER.match(after)
+        in_step = _IN_STEP_BEFORE.search(before) or _IN_STEP_AFTER.match(after)  # an operator since the last number
         stated_before = any(_value(number) == _value(k) for k in known)
         step = None if in_step or stated_before else step_for(number, known)
         parts.append(before + (f"{step} = {number}" if step else number))

@@ -65,7 +65,12 @@ class CurateResult:
     def finetune_key(self) -> str:
         """The paper's name for these samples (`zs_cot_<task>`, ...), as `fcot.formats.finetune_key` makes it."""
         return finetune_key(self.stats.dataset_key, self.stats.template, self.config.get("completion_key"),
-                            self.config.get("max_questions"), bool(self.config.get("calculator")))
+                            self.config.get("max_questions"), self.calculator)
+
+    @property
+    def calculator(self) -> bool:
+        """Whether the rationales were annotated for a calculator (`fcot.curate.annotate`)."""
+        return bool(self.config.get("calculator"))
 
 
 def split_indices(task: Task, split: str = "train", split_name: str = DEFAULT_SPLIT, data_dir: str | Path | None = None

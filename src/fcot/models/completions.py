@@ -160,7 +160,6 @@ class Generator(Completions):
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", 2048)
         self.context_length = int(positions)
         self._lock = threading.Lock()
-        self.stream_steps = 0  # decoding steps `stream` has run, all streams together
 
     def precision_note(self) -> str | None:
         return str(self.resolved)
@@ -208,7 +207,6 @@ class Generator(Completions):
                     forced = calculator and calculator.forced(tokens[i])
                     if forced is not None:
                         ids[i, 0] = forced
-            self.stream_steps += 1
             for i, token in enumerate(ids[:, 0].tolist()):
                 if rows[i].finish_reason is None:
                     last = step == params.max_tokens - 1
