@@ -37,6 +37,7 @@ from tiny_lm import CHAT_TEMPLATE  # noqa: E402
 
 from fcot.formats import write_json
 from fcot.models import save_tiny_model
+from fcot.models.edge import export_info
 from fcot.models.loading import DEFAULT_STUDENT
 from fcot.tasks import get_task
 
@@ -49,8 +50,9 @@ class Server:
 
     def __init__(self, model: str, max_batch: int | None, threads: int, log: Path, src: Path | None = None) -> None:
         self.log, self.samples, self.stopped = log, [], threading.Event()
-        command = [sys.executable, "-m", "fcot", "serve", model, "--port", "0", "--threads", str(threads),
-                   "--device", "cpu", *(["--max-batch", str(max_batch)] if max_batch else [])]
+        device = [] if export_info(model) else ["--device", "cpu"]  # an export runs on its own runtime
+        command = [sys.executable, "-m", "fcot", "serve", model, "--port", "0", "--threads", str(threads), *device,
+                   *(["--max-batch", str(max_batch)] if max_batch else [])]
         env = {**os.environ, "PYTHONPATH": str(src)} if src else None  # another source tree's fcot
         with log.open("w") as sink:
             self.proc = subprocess.Popen(command, stdout=sink, stderr=sink, env=env)
@@ -158,8 +160,8 @@ def _commit(src: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_STUDENT, help="run folder, model folder, the default student, or "
-                        "'tiny' (a random-init 2-layer Llama: the server's own costs, not the model's)")
+    parser.add_argument("--model", default=DEFAULT_STUDENT, help="run folder, model folder, GGUF/ONNX export, the default "
+                        "student, or 'tiny' (a random-init 2-layer Llama: the server's own costs, not the model's)")
     parser.add_argument("--task", default="coin_flip", help="whose test questions the clients ask")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
@@ -167,7 +169,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=None, help="the measured server's (default: fcot serve's)")
     parser.add_argument("--baseline-src", type=Path, help="serve the baseline from this source tree (its `src/`) "
                         "at its default batch, instead of this tree's at --max-batch 1")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of the server")
+    parser.add_argument("--threads", type=int, default=1, help="threads of the server's model (torch or llama.cpp)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 

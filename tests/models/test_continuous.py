@@ -8,6 +8,7 @@ import pytest
 
 from fcot.models import GenParams, open_student, save_tiny_model
 from fcot.models.continuous import ContinuousBatcher
+from fcot.models.torch_rows import TorchRows
 
 PROMPTS = [f"question {i} " + "word " * (i * 3 % 11) for i in range(12)]  # prompts of different lengths
 
@@ -37,7 +38,7 @@ def run(batcher: ContinuousBatcher, calls):
 def test_requests_joining_a_running_batch_get_their_greedy_text_alone(student):
     params = [GenParams(max_tokens=5 + (i * 7) % 20) for i in range(len(PROMPTS))]  # leaving at different steps
     alone = [student.complete([p], q)[0] for p, q in zip(PROMPTS, params)]
-    batcher = ContinuousBatcher(student, max_batch=4)
+    batcher = ContinuousBatcher(TorchRows(student, max_batch=4))
     outs = run(batcher, [(p, q, 0.01 * i) for i, (p, q) in enumerate(zip(PROMPTS, params))])
     assert [o.texts[0] for o in outs] == [a.text for a in alone] and len({a.text for a in alone}) > 1
     assert [o.completion_tokens for o in outs] == [a.new_tokens for a in alone]
@@ -50,7 +51,7 @@ def test_the_cache_budget_bounds_the_batch(student):
     params = GenParams(max_tokens=6)
     alone = [student.complete([p], params)[0].text for p in PROMPTS[:6]]
     longest = max(len(student.tokenizer(p).input_ids) for p in PROMPTS[:6]) + params.max_tokens
-    batcher = ContinuousBatcher(student, max_batch=8, cache_bytes=2 * longest * kv_bytes_per_token(student.model))
+    batcher = ContinuousBatcher(TorchRows(student, max_batch=8, cache_bytes=2 * longest * kv_bytes_per_token(student.model)))
     outs = run(batcher, [(p, params, 0) for p in PROMPTS[:6]])
     assert [o.texts[0] for o in outs] == alone and batcher.largest_batch == 2
 
@@ -58,7 +59,7 @@ def test_the_cache_budget_bounds_the_batch(student):
 def test_sampled_choices_stop_phrases_and_lengths(student):
     stop = student.complete([PROMPTS[3]], GenParams(max_tokens=12))[0].text[4:7]  # text the model will write
     assert len(stop) == 3
-    outs = run(ContinuousBatcher(student, max_batch=8), [
+    outs = run(ContinuousBatcher(TorchRows(student, max_batch=8)), [
         (PROMPTS[1], GenParams(max_tokens=6, temperature=1.0, n=3), 0),
         (PROMPTS[3], GenParams(max_tokens=12, stop=(stop,)), 0),
         (PROMPTS[5], GenParams(max_tokens=4, n=2), 0.01),

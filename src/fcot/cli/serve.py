@@ -23,7 +23,8 @@ def serve(
     port: int = typer.Option(8000, help="Port, 0 to 65535 (0: any free port, printed at start)."),
     name: Optional[str] = typer.Option(None, "--name", help="Model id clients use (default: the folder or file name)."),
     max_batch: int = typer.Option(SERVE_BATCH, "--max-batch", min=1, help="Sequences decoded together: requests join the "
-                                  "running batch between decoding steps (an export answers one at a time)."),
+                                  "running batch between decoding steps (a GGUF export gives each an equal share of "
+                                  "the key/value cache, printed at start; an ONNX export answers one at a time)."),
     device: Optional[str] = typer.Option(None, help="torch device (default: cuda if available, else cpu)."),
     precision: Optional[str] = PrecisionOption,
     api_key: Optional[str] = typer.Option(None, "--api-key", envvar="FCOT_API_KEY", show_default=False,
@@ -39,8 +40,8 @@ def serve(
     """Serve MODEL on /v1/models, /v1/completions and /v1/chat/completions.
 
     Given a trained run or its export, chat questions are asked in the run's trained format and answered with
-    rationale and answer; /v1/completions takes any prompt. An export completes one sequence at a time, greedy
-    or sampled, in the precision it was written in.
+    rationale and answer; /v1/completions takes any prompt. Requests are decoded continuously batched (an ONNX
+    export: one sequence at a time); an export runs in the precision it was written in.
     """
     sock = _listen(host, port)
     quiet_libraries()
@@ -56,6 +57,10 @@ def serve(
     err_console.print(generator.precision_note() or generator.precision, highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key,
                      calculator=calculator)
+    rows = getattr(api.state.batcher, "engine", None)
+    if rows is not None and rows.context_length < generator.context_length:
+        err_console.print(f"{max_batch} sequences at once, of up to {rows.context_length} tokens each "
+                          "(fewer with --max-batch: longer)", highlight=False)
     about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
     address = f"[{host}]" if ":" in host else host
     err_console.print(f"serving {name or generator.name}{about} at http://{address}:{sock.getsockname()[1]}/v1"

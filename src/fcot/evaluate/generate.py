@@ -77,7 +77,6 @@ def evaluate_model(student: Completions, task: str | Task, template: str, option
     """
     o, task = options, as_task(task)
     check_sampling(o.samples, o.temperature)
-    batch_size = min(o.batch_size, student.max_batch or o.batch_size)
     indices = list(o.questions) if o.questions is not None else task.load_split(o.split_name, o.data_dir).get(o.split)
     if indices is None:
         raise ConfigError(f"task {task.key}: split {o.split_name!r} has no part {o.split!r}; use train or test")
@@ -103,17 +102,17 @@ def evaluate_model(student: Completions, task: str | Task, template: str, option
     if on_start is not None:  # the inputs are checked: the work starts
         on_start()
     stats = GenerationStats(prompts=0, new_tokens=0, seconds=0.0)
-    chunk = max(batch_size * 4, 1)  # save after every chunk so an interrupted run resumes
+    chunk = max(o.batch_size * 4, 1)  # save after every chunk so an interrupted run resumes
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        rows, part_stats = _complete(student, task, template, part, prompts, progress, batch_size,
+        rows, part_stats = _complete(student, task, template, part, prompts, progress, o.batch_size,
                                      GenParams(max_tokens=limit_tokens, stop=stop, calculator=o.calculator),
                                      o.temperature)
         for row in rows:
             cd.add(row)
         stats = GenerationStats(stats.prompts + part_stats.prompts, stats.new_tokens + part_stats.new_tokens,
                                 stats.seconds + part_stats.seconds)
-        cd.metadata[GENERATION_KEY] = replace(stats, precision=student.precision, batch_size=batch_size).to_json()
+        cd.metadata[GENERATION_KEY] = replace(stats, precision=student.precision, batch_size=o.batch_size).to_json()
         cd.save(path)
     if not todo and not path.exists():
         cd.save(path)

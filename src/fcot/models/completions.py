@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
+import dataclasses
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,7 @@ from fcot.models.calculator import Calculator
 from fcot.models.edge import EdgeGenerator, export_info, load_edge
 from fcot.models.generate import Generation
 from fcot.models.generate import generate as generate_batch
-from fcot.models.generate import stop_token_ids
+from fcot.models.generate import cache_argument, stop_token_ids
 from fcot.models.streaming import StreamRow, advance
 
 
@@ -84,19 +84,29 @@ def open_student(name_or_path: str | Path, *, threads: int | None = None, device
                      loaded.model_type)
 
 
+def check_context(count: int, max_tokens: int, context_length: int) -> int:
+    """count (a prompt's tokens), after checking that it is not empty and fits in context_length with max_tokens."""
+    if count == 0:
+        raise EmptyPrompt("the prompt is empty; send some text to complete")
+    if count + max_tokens > context_length:
+        raise ContextTooLong(
+            f"This model's maximum context length is {context_length} tokens, however you requested "
+            f"{count + max_tokens} tokens ({count} in your prompt; {max_tokens} for the completion); "
+            "reduce the prompt or max_tokens")
+    return count
+
+
 class Completions:
     """A model completing prompts; subclasses count tokens, complete batches and stream.
 
     `tokenizer` gives chat requests a chat template (None: the messages joined by newlines); `precision` names the
-    arithmetic answers are computed in (`bf16`, `fp32`, `gguf q8_0`, ...); `max_batch` caps how many prompts one
-    `complete` call runs together (None: any); `parameters` counts the model's weights.
+    arithmetic answers are computed in (`bf16`, `fp32`, `gguf q8_0`, ...); `parameters` counts the model's weights.
     """
 
     name: str
     model_type: str = "decoder"
     context_length: int
     precision: str
-    max_batch: int | None = None
     parameters: int | None = None
     tokenizer: Any = None
 
@@ -109,15 +119,12 @@ class Completions:
 
     def check_length(self, prompt: str, max_tokens: int) -> int:
         """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when prompt + max_tokens won't fit."""
-        count = self.count_tokens(prompt)
-        if count == 0:
-            raise EmptyPrompt("the prompt is empty; send some text to complete")
-        if count + max_tokens > self.context_length:
-            raise ContextTooLong(
-                f"This model's maximum context length is {self.context_length} tokens, however you requested "
-                f"{count + max_tokens} tokens ({count} in your prompt; {max_tokens} for the completion); "
-                "reduce the prompt or max_tokens")
-        return count
+        return check_context(self.count_tokens(prompt), max_tokens, self.context_length)
+
+    def batch_rows(self, max_batch: int) -> Any:
+        """Rows for continuous batching of up to max_batch sequences (`fcot.models.continuous`), or None where the
+        model answers whole batches or one sequence at a time."""
+        return None
 
     def generate(self, prompts: list[str], params: GenParams) -> list[GenOutput]:
         """Complete every prompt `params.n` times (greedy: one completion, repeated)."""
@@ -177,6 +184,13 @@ class Generator(Completions):
                                      calculator=params.calculator)
         return gens
 
+    def batch_rows(self, max_batch: int) -> Any:
+        if self.model_type != "decoder":
+            return None
+        from fcot.models.torch_rows import TorchRows
+
+        return TorchRows(self, max_batch)
+
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
         """Each step takes the model lock on its own, so streams interleave with batches; stop iterating to stop."""
         import torch
@@ -194,7 +208,7 @@ class Generator(Completions):
         tokens: list[list[int]] = [[] for _ in range(len(ids))]
         rows = [StreamRow("", None, 0)] * len(ids)
         calculators = [Calculator(self._decode, self._encode) if params.calculator else None for _ in range(len(ids))]
-        cache = {_cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
+        cache = {cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
         autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if self.precision == "bf16"
                     else contextlib.nullcontext())  # the same matmul precision as batched generation
         for step in range(params.max_tokens):
@@ -223,19 +237,29 @@ class Generator(Completions):
 
 
 class EdgeCompletions(Completions):
-    """An fcot export (`fcot.models.edge.EdgeGenerator`) completing one sequence at a time, greedy or sampled."""
-
-    max_batch = 1
+    """An fcot export (`fcot.models.edge.EdgeGenerator`), greedy or sampled: a GGUF model completes a batch of prompts
+    continuously batched (`SERVE_BATCH` sequences at a time), an ONNX one a sequence at a time."""
 
     def __init__(self, edge: EdgeGenerator) -> None:
         self.edge, self.name, self.context_length = edge, Path(edge.name).name, edge.context_length
         self.precision = edge.dtype  # e.g. "gguf q8_0": the export runs in the precision it was written in
+        self._batcher: Any = None  # made on the first batch
 
     def count_tokens(self, prompt: str) -> int:
         return len(self.edge.encode(prompt))
 
+    def batch_rows(self, max_batch: int) -> Any:
+        return self.edge.batch_rows(max_batch)
+
     def complete(self, prompts: list[str], params: GenParams, progress: Callable[[int], None] | None = None,
                  batch_size: int | None = None) -> list[Generation]:
+        if self._batcher is None and (rows := self.batch_rows(SERVE_BATCH)) is not None:
+            from fcot.models.continuous import ContinuousBatcher
+
+            self._batcher = ContinuousBatcher(rows)
+        if self._batcher is not None and len(prompts) > 1:
+            done = self._batcher.complete(prompts, dataclasses.replace(params, n=1), progress)
+            return [Generation(r.text, r.finish_reason or "length", r.new_tokens) for (r,) in done]
         outs = []
         for prompt in prompts:
             outs.append(self.edge.complete(prompt, params.max_tokens, params.stop, params.temperature, params.top_p,
@@ -257,11 +281,6 @@ class EdgeCompletions(Completions):
             done.append(row)
 
 
-def _cache_argument(model: Any) -> str:
-    """The name of the KV-cache argument of model.forward (`cache` since transformers 5.x, else past_key_values)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
 class Batcher:
     """Collects concurrent requests and runs those with equal parameters as one batch on a worker thread."""
 
@@ -272,6 +291,9 @@ class Batcher:
         self._pending: list[tuple[str, GenParams, asyncio.Future]] = []
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
+
+    def check_length(self, prompt: str, max_tokens: int) -> int:
+        return self.generator.check_length(prompt, max_tokens)
 
     async def submit(self, prompt: str, params: GenParams) -> GenOutput:
         """Complete one prompt, batched with whatever else is waiting."""
@@ -318,10 +340,11 @@ class Batcher:
 
 
 def batcher_for(generator: Completions, max_batch: int) -> Any:
-    """What runs concurrent requests on a model: continuous batching (`fcot.models.continuous`) for a torch causal LM,
-    else a `Batcher` (an export completes one sequence at a time)."""
-    if isinstance(generator, Generator) and generator.model_type == "decoder":
-        from fcot.models.continuous import ContinuousBatcher
+    """What runs concurrent requests on a model: continuous batching (`fcot.models.continuous`) where the model has
+    rows for it (a torch causal LM, a GGUF export), else a `Batcher`."""
+    rows = generator.batch_rows(max_batch)
+    if rows is None:
+        return Batcher(generator, max_batch)
+    from fcot.models.continuous import ContinuousBatcher
 
-        return ContinuousBatcher(generator, max_batch)
-    return Batcher(generator, max_batch)
+    return ContinuousBatcher(rows)

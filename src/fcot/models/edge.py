@@ -114,6 +114,11 @@ class EdgeGenerator:
             with self._lock:
                 token, unseen = steps.send(unseen), []
 
+    def batch_rows(self, max_batch: int) -> Any:
+        """Rows for continuous batching of up to max_batch sequences (`fcot.models.continuous`), or None where the
+        runtime decodes one sequence at a time."""
+        return None
+
     def complete(self, prompt: str, max_new_tokens: int, stop: Sequence[str] = (), temperature: float = 0.0,
                  top_p: float = 1.0, calculator: bool = False) -> Generation:
         """The finished completion of prompt, cut before its first stop phrase."""
@@ -134,10 +139,11 @@ class LlamaCppGenerator(EdgeGenerator):
         from gguf import GGUFReader, LlamaFileType
 
         super().__init__(path, "gguf")
+        self.threads = threads or os.cpu_count() or 1
         trained = GGUFReader(path).get_field("llama.context_length")
         context = min(EDGE_CONTEXT, int(trained.contents())) if trained is not None else EDGE_CONTEXT
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=context, n_threads=threads or os.cpu_count(),
-                                   n_threads_batch=threads or os.cpu_count(), seed=0, verbose=False)
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=context, n_threads=self.threads,
+                                   n_threads_batch=self.threads, seed=0, verbose=False)
         weakref.finalize(self, self.llm.close)  # free it before interpreter shutdown, not in a noisy __del__
         self.context_length = self.llm.n_ctx()
         file_type = self.llm.metadata.get("general.file_type")
@@ -145,6 +151,11 @@ class LlamaCppGenerator(EdgeGenerator):
         vocab = self.llm._model.vocab  # llama.cpp's end-of-generation tokens (EOS, EOT, ...), as its completions stop
         self.eos_ids = {t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
         self._seeds = random.Random()
+
+    def batch_rows(self, max_batch: int) -> Any:
+        from fcot.models.llama_rows import LlamaRows
+
+        return LlamaRows(self, max_batch)
 
     def encode(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)  # BOS/EOS as the model adds them
@@ -205,11 +216,11 @@ class OnnxGenerator(EdgeGenerator):
         past = {name: np.zeros(shape, dtype=np.float32) for name in self.past_names}
         while True:
             logits, *present = self.session.run(None, {"input_ids": np.array([ids], dtype=np.int64), **past})
-            token = _pick(logits[0], temperature, top_p, self._rng)
+            token = pick_token(logits[0], temperature, top_p, self._rng)
             ids, past = (yield token), dict(zip(self.past_names, present))
 
 
-def _pick(logits: Any, temperature: float, top_p: float, rng: Any) -> int:
+def pick_token(logits: Any, temperature: float, top_p: float, rng: Any) -> int:
     """The next token from logits: the most likely (temperature 0), else sampled from the top_p nucleus."""
     import numpy as np
 

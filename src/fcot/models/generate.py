@@ -6,6 +6,7 @@ The model-level inference that evaluation, `fcot serve` and the `local:` teacher
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import time
 from dataclasses import dataclass
@@ -115,6 +116,11 @@ def _generated_ids(row: list[int], stop_ids: set[int]) -> tuple[list[int], bool]
         if token in stop_ids:
             return row[:i], True
     return row, False
+
+
+def cache_argument(model: Any) -> str:
+    """The name of the KV-cache argument of model.forward (`cache` since transformers 5.x, else past_key_values)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def kv_bytes_per_token(model: Any) -> int:

@@ -127,7 +127,7 @@ class Served:
             raise APIError(404, f"The model '{requested}' does not exist; this server serves '{self.name}'",
                            "model_not_found", "model")
         try:
-            return sum(self.generator.check_length(p, params.max_tokens) for p in prompts)
+            return sum(self.batcher.check_length(p, params.max_tokens) for p in prompts)
         except ModelError as exc:
             code = "context_length_exceeded" if isinstance(exc, ContextTooLong) else "invalid_prompt"
             raise APIError(400, str(exc), code) from exc
