@@ -3,9 +3,8 @@ batch of evaluation prompts, get exactly what each gets alone."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from batching import run_calls
 
 from fcot.errors import ContextTooLong
 from fcot.export import export_run
@@ -24,27 +23,11 @@ def gguf(tiny_run, tiny_info, tmp_path_factory):
     return load_edge(path, threads=1)
 
 
-def run(batcher, calls):
-    """Each call (prompt, params, delay) submitted after its delay, all at once; their outputs, then the batcher
-    closed."""
-    async def one(prompt, params, delay):
-        await asyncio.sleep(delay)
-        return await batcher.submit(prompt, params)
-
-    async def main():
-        try:
-            return await asyncio.gather(*(one(*call) for call in calls))
-        finally:
-            await batcher.aclose()
-
-    return asyncio.run(main())
-
-
 def test_requests_joining_a_running_batch_get_their_greedy_text_alone(gguf):
     params = [GenParams(max_tokens=4 + (i * 5) % 13) for i in range(len(PROMPTS))]  # leaving at different steps
     alone = [gguf.complete(p, q.max_tokens) for p, q in zip(PROMPTS, params)]
     batcher = ContinuousBatcher(LlamaRows(gguf, max_batch=3))
-    outs = run(batcher, [(p, q, 0.001 * (i % 3)) for i, (p, q) in enumerate(zip(PROMPTS, params))])
+    outs = run_calls(batcher, [(p, q, 0.001 * (i % 3)) for i, (p, q) in enumerate(zip(PROMPTS, params))])
     assert [o.texts[0] for o in outs] == [a.text for a in alone] and len({a.text for a in alone}) > 1
     assert [o.completion_tokens for o in outs] == [a.new_tokens for a in alone]
     assert batcher.largest_batch == 3  # full, never over
@@ -54,10 +37,10 @@ def test_requests_joining_a_running_batch_get_their_greedy_text_alone(gguf):
 def test_an_evaluation_batch_decodes_together_in_order(gguf):
     params = GenParams(max_tokens=9, stop=("pears",))
     alone = [gguf.complete(p, params.max_tokens, params.stop) for p in PROMPTS]
-    done = []
-    outs = EdgeCompletions(gguf).complete(PROMPTS, params, progress=done.append)
-    assert [(o.text, o.finish_reason, o.new_tokens) for o in outs] == [
-        (a.text, a.finish_reason, a.new_tokens) for a in alone]
+    done, student = [], EdgeCompletions(gguf)
+    assert student.complete(PROMPTS[:2], params, batch_size=1) == alone[:2] and student._batcher is None  # as asked
+    outs = student.complete(PROMPTS, params, progress=done.append)
+    assert outs == alone and student._batcher.largest_batch == len(PROMPTS)
     assert sum(done) == len(PROMPTS)
 
 
@@ -68,7 +51,8 @@ def test_sampled_sequences_and_the_cache_budget(gguf):
     batcher = ContinuousBatcher(rows)
     with pytest.raises(ContextTooLong, match="maximum context length is 256 tokens"):
         batcher.check_length("apples " * 300, 4)
-    sampled, greedy = run(batcher, [("Q: a", GenParams(max_tokens=5, temperature=1.0, n=3), 0),
+    sampled, greedy = run_calls(batcher, [("Q: a", GenParams(max_tokens=5, temperature=1.0, n=3), 0),
                                     ("Q: b", GenParams(max_tokens=5, n=2), 0)])
-    assert len(sampled.texts) == 3 and sampled.finish_reasons == ["length"] * 3
+    assert len(sampled.texts) == 3 and set(sampled.finish_reasons) <= {"length", "stop"}  # sampling may pick EOS
+    assert batcher.largest_batch == 4  # three sampled rows beside one greedy row (its two choices are one sequence)
     assert greedy.texts == [gguf.complete("Q: b", 5).text] * 2

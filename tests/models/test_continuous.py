@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from batching import run_calls
 
 from fcot.models import GenParams, open_student, save_tiny_model
 from fcot.models.continuous import ContinuousBatcher
@@ -19,27 +18,11 @@ def student(tmp_path_factory):
                         precision="fp32")
 
 
-def run(batcher: ContinuousBatcher, calls):
-    """Each call (prompt, params, delay) submitted after its delay, all at once; their outputs, then the batcher
-    closed."""
-    async def one(prompt, params, delay):
-        await asyncio.sleep(delay)
-        return await batcher.submit(prompt, params)
-
-    async def main():
-        try:
-            return await asyncio.gather(*(one(*call) for call in calls))
-        finally:
-            await batcher.aclose()
-
-    return asyncio.run(main())
-
-
 def test_requests_joining_a_running_batch_get_their_greedy_text_alone(student):
     params = [GenParams(max_tokens=5 + (i * 7) % 20) for i in range(len(PROMPTS))]  # leaving at different steps
     alone = [student.complete([p], q)[0] for p, q in zip(PROMPTS, params)]
     batcher = ContinuousBatcher(TorchRows(student, max_batch=4))
-    outs = run(batcher, [(p, q, 0.01 * i) for i, (p, q) in enumerate(zip(PROMPTS, params))])
+    outs = run_calls(batcher, [(p, q, 0.01 * i) for i, (p, q) in enumerate(zip(PROMPTS, params))])
     assert [o.texts[0] for o in outs] == [a.text for a in alone] and len({a.text for a in alone}) > 1
     assert [o.completion_tokens for o in outs] == [a.new_tokens for a in alone]
     assert batcher.largest_batch == 4  # full, never over
@@ -52,14 +35,14 @@ def test_the_cache_budget_bounds_the_batch(student):
     alone = [student.complete([p], params)[0].text for p in PROMPTS[:6]]
     longest = max(len(student.tokenizer(p).input_ids) for p in PROMPTS[:6]) + params.max_tokens
     batcher = ContinuousBatcher(TorchRows(student, max_batch=8, cache_bytes=2 * longest * kv_bytes_per_token(student.model)))
-    outs = run(batcher, [(p, params, 0) for p in PROMPTS[:6]])
+    outs = run_calls(batcher, [(p, params, 0) for p in PROMPTS[:6]])
     assert [o.texts[0] for o in outs] == alone and batcher.largest_batch == 2
 
 
 def test_sampled_choices_stop_phrases_and_lengths(student):
     stop = student.complete([PROMPTS[3]], GenParams(max_tokens=12))[0].text[4:7]  # text the model will write
     assert len(stop) == 3
-    outs = run(ContinuousBatcher(TorchRows(student, max_batch=8)), [
+    outs = run_calls(ContinuousBatcher(TorchRows(student, max_batch=8)), [
         (PROMPTS[1], GenParams(max_tokens=6, temperature=1.0, n=3), 0),
         (PROMPTS[3], GenParams(max_tokens=12, stop=(stop,)), 0),
         (PROMPTS[5], GenParams(max_tokens=4, n=2), 0.01),

@@ -253,11 +253,12 @@ class EdgeCompletions(Completions):
 
     def complete(self, prompts: list[str], params: GenParams, progress: Callable[[int], None] | None = None,
                  batch_size: int | None = None) -> list[Generation]:
-        if self._batcher is None and (rows := self.batch_rows(SERVE_BATCH)) is not None:
+        together = len(prompts) > 1 and batch_size != 1  # batch_size 1: one at a time, as a parity check asks
+        if together and self._batcher is None and (rows := self.batch_rows(SERVE_BATCH)) is not None:
             from fcot.models.continuous import ContinuousBatcher
 
             self._batcher = ContinuousBatcher(rows)
-        if self._batcher is not None and len(prompts) > 1:
+        if together and self._batcher is not None:
             done = self._batcher.complete(prompts, dataclasses.replace(params, n=1), progress)
             return [Generation(r.text, r.finish_reason or "length", r.new_tokens) for (r,) in done]
         outs = []
