@@ -120,8 +120,8 @@ class ContinuousBatcher:
 
     def complete(self, prompts: list[str], params: GenParams, progress: Callable[[int], None] | None = None
                  ) -> list[list[StreamRow]]:
-        """Every prompt's finished sequences, in order, decoded together from the calling thread; `progress(1)` as
-        each prompt finishes."""
+        """Every prompt's finished sequences, in order, decoded together; `progress(1)` as each prompt finishes.
+        The worker stops when they are done (no thread outlives the call)."""
         finished: dict[int, list[StreamRow]] = {}
         failure: list[BaseException] = []
         done = threading.Event()
@@ -145,15 +145,19 @@ class ContinuousBatcher:
             self._incoming.put(self._request(prompt, params, emitter(i)))
         self._start()
         done.wait()
+        self._stop()
         if failure:
             raise failure[0]
         return [finished[i] for i in range(len(prompts))]
 
     async def aclose(self) -> None:
         """Stop the worker (after the step it is in)."""
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
         if self._thread is not None:
             self._incoming.put(None)
-            await asyncio.to_thread(self._thread.join)
+            self._thread.join()
             self._thread = None
 
     def _request(self, prompt: str, params: GenParams, emit: Emit) -> _Request:

@@ -9,8 +9,10 @@ each choice carries an `fcot` field with the extracted answer (see `StudentTask`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
+from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -168,7 +170,13 @@ def create_app(generator: Completions, model_name: str | None = None, max_batch:
     `calculator` writes the results of the arithmetic completions state (`fcot.models.calculator`)."""
     served = Served(generator, model_name or generator.name, max_batch, task, calculator)
     name = served.name
-    app = FastAPI(title=f"fcot serve: {name}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await served.batcher.aclose()  # the decoding thread ends with the server, not at interpreter exit
+
+    app = FastAPI(title=f"fcot serve: {name}", lifespan=lifespan)
     app.add_middleware(RequestGate, api_key=api_key)
     app.state.batcher = served.batcher
     _add_error_handlers(app)
