@@ -1,7 +1,9 @@
 """Models below the pipeline stages: loading (`loading`), batched generation (`generate`), the one interface that
 answers prompts whatever runs the model (`completions`: `open_student`, `Completions`), exported models run without
-torch (`edge`), token-by-token state shared by the backends' streams (`streaming`), and tiny random-init models for
-tests (`tiny`); `runinfo` reads what a trained student says of itself (task, template, stop phrase).
+torch (`edge`), token-by-token state shared by the backends' streams (`streaming`), continuous batching of many
+requests (`continuous`, over the rows of a torch model, `torch_rows`, or of a GGUF export, `llama_rows`), and tiny
+random-init models for tests (`tiny`); `runinfo` reads what a trained student says of itself (task, template, stop
+phrase).
 
 Training loads through this package; evaluation, serving and the `local:` teacher answer through `open_student`.
 """
