@@ -34,7 +34,8 @@ def test_the_cache_budget_bounds_the_batch(student):
     params = GenParams(max_tokens=6)
     alone = [student.complete([p], params)[0].text for p in PROMPTS[:6]]
     longest = max(len(student.tokenizer(p).input_ids) for p in PROMPTS[:6]) + params.max_tokens
-    batcher = ContinuousBatcher(TorchRows(student, max_batch=8, cache_bytes=2 * longest * kv_bytes_per_token(student.model)))
+    budget = 2 * longest * kv_bytes_per_token(student.model)  # two rows' worth
+    batcher = ContinuousBatcher(TorchRows(student, max_batch=8, cache_bytes=budget))
     outs = run_calls(batcher, [(p, params, 0) for p in PROMPTS[:6]])
     assert [o.texts[0] for o in outs] == alone and batcher.largest_batch == 2
 

@@ -43,7 +43,8 @@ def eval_(
                                               "arithmetic expression an answer ends in `=` (`11 - 2 =` -> ` 9`) for "
                                               "the student, which goes on from it; answers go to C_<template>_calc "
                                               "(default: on for a run curated with --calculator)."),
-    batch_size: int = typer.Option(EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts generated together."),
+    batch_size: int = typer.Option(EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts generated together (a GGUF export "
+                                    "decodes up to 32 continuously batched; 1: one at a time)."),
     max_new_tokens: Optional[int] = typer.Option(None, "--max-new-tokens", min=1,
                                                  help=f"Generation limit (default: the template's, {RATIONALE_TOKENS} when it writes a "
                                                  f"rationale, else {ANSWER_TOKENS})."),

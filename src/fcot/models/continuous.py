@@ -84,7 +84,8 @@ class ContinuousBatcher:
         self._thread: threading.Thread | None = None
 
     def check_length(self, prompt: str, max_tokens: int) -> int:
-        """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when it and max_tokens overfill a row."""
+        """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when it and max_tokens overfill a
+        row."""
         return check_context(len(self.engine.encode(prompt)), max_tokens, self.engine.context_length)
 
     async def submit(self, prompt: str, params: GenParams) -> GenOutput:
