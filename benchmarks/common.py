@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -48,10 +49,21 @@ def matmul_gflops(dtype, m: int = 1024, k: int = 1024, n: int = 1024, seconds: f
     return best
 
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+
+
 def repo_relative(path: str | Path) -> str:
-    """A path as results record it: relative to the repository when it lies inside it, else as given."""
-    resolved, root = Path(path).resolve(), Path(__file__).resolve().parents[1]
-    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+    """A path as results record it: relative to the repository (with `..` for one outside it), never a machine's
+    absolute path."""
+    return os.path.relpath(Path(path).resolve(), ROOT)
+
+
+def command_line() -> str:
+    """The command that ran this benchmark as results record it: `python benchmarks/<script> ...`, every argument
+    that is an absolute path or names an existing file or folder relative to the repository."""
+    script, *args = sys.argv
+    paths = (repo_relative(a) if Path(a).is_absolute() or Path(a).exists() else a for a in args)
+    return shlex.join(["python", repo_relative(script), *paths])
 
 
 def print_markdown_table(columns: list[str], rows: list[str]) -> None:

@@ -61,7 +61,7 @@ def main() -> None:
     single, batched = best["one_at_a_time"], best["batched"]
     result = {
         "benchmark": "edge_batching",
-        "command": "python benchmarks/edge_batching.py " + " ".join(sys.argv[1:]),
+        "command": common.command_line(),
         "export": common.repo_relative(args.export), "precision": student.precision, "task": info.task,
         "n": args.n, "threads": args.threads,
         "speedup_tokens_per_s": round(batched["generated_tokens_per_s"] / single["generated_tokens_per_s"], 2),

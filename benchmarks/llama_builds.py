@@ -75,7 +75,7 @@ def main() -> None:
     for name, build in builds.items():
         if "failed" not in build and "failed" not in base:
             build["vs_portable"] = {k: round(build[k] / base[k], 2) for k in ("prefill_tokens_per_s", "decode_tokens_per_s")}
-    result = {"benchmark": "llama_builds", "command": "python benchmarks/llama_builds.py " + " ".join(sys.argv[1:]),
+    result = {"benchmark": "llama_builds", "command": common.command_line(),
               "export": common.repo_relative(args.export), "threads": 1, "builds": builds,
               "hardware": common.hardware(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_json(args.out, result, indent=2)

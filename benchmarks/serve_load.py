@@ -21,7 +21,6 @@ import importlib.metadata
 import json
 import os
 import re
-import shlex
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import common  # benchmarks/common.py, beside this script
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "helpers"))  # the tests' chat template
+sys.path.insert(0, str(common.ROOT / "tests" / "helpers"))  # the tests' chat template
 from tiny_lm import CHAT_TEMPLATE  # noqa: E402
 
 from fcot.formats import write_json
@@ -176,7 +175,7 @@ def main() -> None:
     task = get_task(args.task)
     questions = [s["question"] for s in task.load_dataset().select(task.load_split()["test"])]
     load_before = os.getloadavg()
-    model_name = args.model if args.model in ("tiny", DEFAULT_STUDENT) else common.repo_relative(args.model)
+    model_name = common.repo_relative(args.model) if Path(args.model).exists() else args.model  # or a name
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "tiny":
             args.model = str(save_tiny_model(Path(tmp) / "tiny", chat_template=CHAT_TEMPLATE))
@@ -185,7 +184,7 @@ def main() -> None:
                     else measure(args, 1, questions, Path(tmp)))
     result = {
         "benchmark": "serve_load",
-        "command": "python benchmarks/serve_load.py " + shlex.join(sys.argv[1:]),
+        "command": common.command_line(),
         "model": model_name, "task": args.task, "clients": args.clients, "seconds": args.seconds,
         "max_tokens": args.max_tokens, "server_threads": args.threads,
         "batched": batched, "baseline": baseline,
