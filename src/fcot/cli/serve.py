@@ -57,9 +57,9 @@ def serve(
     err_console.print(generator.precision_note() or generator.precision, highlight=False)
     api = create_app(generator, model_name=name, max_batch=max_batch, task=student_task, api_key=api_key,
                      calculator=calculator)
-    rows = getattr(api.state.batcher, "engine", None)
-    if rows is not None and rows.context_length < generator.context_length:
-        err_console.print(f"{max_batch} sequences at once, of up to {rows.context_length} tokens each "
+    share = api.state.batcher.context_length  # a GGUF export's sequences split the key/value cache
+    if share < generator.context_length:
+        err_console.print(f"{max_batch} sequences at once, of up to {share} tokens each "
                           "(fewer with --max-batch: longer)", highlight=False)
     about = f" ({student_task.task.key} questions, template {student_task.template})" if student_task else ""
     address = f"[{host}]" if ":" in host else host

@@ -288,6 +288,7 @@ class Batcher:
     def __init__(self, generator: Completions, max_batch: int = 8) -> None:
         self.generator = generator
         self.max_batch = max_batch
+        self.context_length = generator.context_length  # most tokens, prompt and completion, one request may take
         self.largest_batch = 0  # most prompts generated together so far
         self._pending: list[tuple[str, GenParams, asyncio.Future]] = []
         self._wake: asyncio.Event | None = None

@@ -78,6 +78,7 @@ class ContinuousBatcher:
 
     def __init__(self, engine: Rows) -> None:
         self.engine = engine
+        self.context_length = engine.context_length  # most tokens, prompt and completion, one request may take
         self.largest_batch = 0  # most sequences decoded together so far
         self.decode_steps = 0  # forward passes run, prefills included
         self._incoming: queue.Queue[_Request | None] = queue.Queue()
@@ -86,26 +87,30 @@ class ContinuousBatcher:
     def check_length(self, prompt: str, max_tokens: int) -> int:
         """The prompt's token count; EmptyPrompt without tokens, ContextTooLong when it and max_tokens overfill a
         row."""
-        return check_context(len(self.engine.encode(prompt)), max_tokens, self.engine.context_length)
+        return len(self._prompt_ids(prompt, max_tokens))
 
     async def submit(self, prompt: str, params: GenParams) -> GenOutput:
         """Complete one prompt `params.n` times (greedy: one completion, repeated)."""
+        prompt_ids = self._prompt_ids(prompt, params.max_tokens)
         rows: list[StreamRow] = []
-        async for rows in self.stream(prompt, params):
+        async for rows in self._follow(prompt_ids, params):
             pass
         copies = params.n // len(rows)
         return GenOutput([r.text for r in rows] * copies, [r.finish_reason or "length" for r in rows] * copies,
-                         len(self.engine.encode(prompt)), sum(r.new_tokens for r in rows) * copies)
+                         len(prompt_ids), sum(r.new_tokens for r in rows) * copies)
 
-    async def stream(self, prompt: str, params: GenParams) -> AsyncIterator[list[StreamRow]]:
+    def stream(self, prompt: str, params: GenParams) -> AsyncIterator[list[StreamRow]]:
         """The prompt's sequences after every decoding step until all finish; leaving early drops them."""
-        self.check_length(prompt, params.max_tokens)
+        return self._follow(self._prompt_ids(prompt, params.max_tokens), params)
+
+    async def _follow(self, prompt_ids: list[int], params: GenParams) -> AsyncIterator[list[StreamRow]]:
+        """Queue the prompt and yield its rows from the worker until all finish (or the caller leaves)."""
         loop, steps = asyncio.get_running_loop(), asyncio.Queue()
 
         def emit(item: Any) -> None:  # from the worker thread
             loop.call_soon_threadsafe(steps.put_nowait, item)
 
-        request = self._request(prompt, params, emit)
+        request = self._request(prompt_ids, params, emit)
         self._start()
         self._incoming.put(request)
         try:
@@ -141,9 +146,9 @@ class ContinuousBatcher:
                     done.set()
             return emit
 
-        for i, prompt in enumerate(prompts):
-            self.check_length(prompt, params.max_tokens)
-            self._incoming.put(self._request(prompt, params, emitter(i)))
+        checked = [self._prompt_ids(prompt, params.max_tokens) for prompt in prompts]  # all before any is queued
+        for i, prompt_ids in enumerate(checked):
+            self._incoming.put(self._request(prompt_ids, params, emitter(i)))
         self._start()
         done.wait()
         self._stop()
@@ -161,11 +166,17 @@ class ContinuousBatcher:
             self._thread.join()
             self._thread = None
 
-    def _request(self, prompt: str, params: GenParams, emit: Emit) -> _Request:
+    def _prompt_ids(self, prompt: str, max_tokens: int) -> list[int]:
+        """The prompt's tokens, after checking it is not empty (EmptyPrompt) and fits a row (ContextTooLong)."""
+        prompt_ids = self.engine.encode(prompt)
+        check_context(len(prompt_ids), max_tokens, self.context_length)
+        return prompt_ids
+
+    def _request(self, prompt_ids: list[int], params: GenParams, emit: Emit) -> _Request:
         engine, width = self.engine, params.n if params.temperature > 0 else 1
         calculators = [Calculator(engine.decode, engine.encode_text) if params.calculator else None
                        for _ in range(width)]
-        return _Request(engine.encode(prompt), params, emit, calculators)
+        return _Request(prompt_ids, params, emit, calculators)
 
     def _start(self) -> None:
         if self._thread is None:
