@@ -54,5 +54,11 @@ def test_sampled_sequences_and_the_cache_budget(gguf):
     sampled, greedy = run_calls(batcher, [("Q: a", GenParams(max_tokens=5, temperature=1.0, n=3), 0),
                                     ("Q: b", GenParams(max_tokens=5, n=2), 0)])
     assert len(sampled.texts) == 3 and set(sampled.finish_reasons) <= {"length", "stop"}  # sampling may pick EOS
-    assert batcher.largest_batch == 4  # three sampled rows beside one greedy row (its two choices are one sequence)
     assert greedy.texts == [gguf.complete("Q: b", 5).text] * 2
+    # queued before the worker starts, so admitted in one step: n sampled choices are n rows, n greedy ones one
+    sampled_pairs = ContinuousBatcher(rows)
+    assert [len(p) for p in sampled_pairs.complete(["Q: a", "Q: b"], GenParams(5, temperature=1.0, n=2))] == [2, 2]
+    assert sampled_pairs.largest_batch == 4
+    greedy_triples = ContinuousBatcher(rows)
+    assert [len(p) for p in greedy_triples.complete(["Q: a", "Q: b"], GenParams(5, n=3))] == [1, 1]
+    assert greedy_triples.largest_batch == 2
