@@ -30,11 +30,12 @@ def test_requests_joining_a_running_batch_get_their_greedy_text_alone(student):
 
 def test_the_cache_budget_bounds_the_batch(student):
     from fcot.models.generate import kv_bytes_per_token
+    from fcot.models.roomy_cache import ROOM
 
     params = GenParams(max_tokens=6)
     alone = [student.complete([p], params)[0].text for p in PROMPTS[:6]]
     longest = max(len(student.tokenizer(p).input_ids) for p in PROMPTS[:6]) + params.max_tokens
-    budget = 2 * longest * kv_bytes_per_token(student.model)  # two rows' worth
+    budget = 2 * (longest + ROOM) * kv_bytes_per_token(student.model)  # two rows' worth, with their room
     batcher = ContinuousBatcher(TorchRows(student, max_batch=8, cache_bytes=budget))
     outs = run_calls(batcher, [(p, params, 0) for p in PROMPTS[:6]])
     assert [o.texts[0] for o in outs] == alone and batcher.largest_batch == 2

@@ -11,7 +11,6 @@ same sampling parameters into one `generate` call on a worker thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import threading
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from fcot.models.calculator import Calculator
 from fcot.models.edge import EdgeGenerator, export_info, load_edge
 from fcot.models.generate import Generation
 from fcot.models.generate import generate as generate_batch
-from fcot.models.generate import cache_argument, stop_token_ids
+from fcot.models.generate import cache_argument, inference, stop_token_ids
 from fcot.models.streaming import StreamRow, advance
 
 
@@ -171,6 +170,11 @@ class Generator(Completions):
     def precision_note(self) -> str | None:
         return str(self.resolved)
 
+    @property
+    def compute_dtype(self) -> str | None:
+        """The dtype the matmuls are autocast to ("bfloat16"), or None where they run in the weights' fp32."""
+        return self.resolved.torch_dtype if self.precision == "bf16" else None
+
     def count_tokens(self, prompt: str) -> int:
         return len(self.tokenizer(prompt)["input_ids"])
 
@@ -180,7 +184,7 @@ class Generator(Completions):
             gens, _ = generate_batch(self.model, self.tokenizer, prompts, model_type=self.model_type,
                                      max_new_tokens=params.max_tokens, batch_size=batch_size or len(prompts),
                                      stop=params.stop, temperature=params.temperature, top_p=params.top_p,
-                                     compute_dtype=self.resolved.torch_dtype, progress=progress,
+                                     compute_dtype=self.compute_dtype, progress=progress,
                                      calculator=params.calculator)
         return gens
 
@@ -209,10 +213,8 @@ class Generator(Completions):
         rows = [StreamRow("", None, 0)] * len(ids)
         calculators = [Calculator(self._decode, self._encode) if params.calculator else None for _ in range(len(ids))]
         cache = {cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
-        autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if self.precision == "bf16"
-                    else contextlib.nullcontext())  # the same matmul precision as batched generation
         for step in range(params.max_tokens):
-            with self._lock, torch.inference_mode(), autocast:
+            with self._lock, inference(device.type, self.compute_dtype):
                 out = self.model(input_ids=ids, use_cache=True, **cache)
                 logits = out.logits[:, -1, :].float()
                 ids = (torch.multinomial(torch.softmax(warp(ids, logits), dim=-1), 1) if sampling

@@ -14,6 +14,7 @@ sampled, or the calculator's) and drops finished sequences.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Rows(Protocol):
     context_length: int  # most tokens (prompt and completion) one row holds
     ends: set[int]  # tokens that end a completion
 
+    def session(self) -> contextlib.AbstractContextManager:
+        """The context the worker's whole decoding loop runs in."""
     def encode(self, prompt: str) -> list[int]: ...
     def decode(self, tokens: list[int]) -> str: ...
     def encode_text(self, text: str) -> list[int]: ...
@@ -194,21 +197,19 @@ class _Loop:
         self.next_tokens: list[int] = []
 
     def run(self) -> None:
-        while True:
-            newcomers = self._admit()
-            if newcomers is None:
-                return
-            try:
-                if newcomers:
-                    self._prefill(newcomers)
-                if self.requests:
-                    self._choose(self.engine.step(self.next_tokens), 0)
-                    self.batcher.decode_steps += 1
-            except Exception as exc:  # noqa: BLE001 - every waiting request learns of it
-                for request in self.requests + newcomers:
-                    request.emit(exc)
-                self.requests, self.next_tokens = [], []
-                self.engine.clear()
+        with self.engine.session():
+            while (newcomers := self._admit()) is not None:
+                try:
+                    if newcomers:
+                        self._prefill(newcomers)
+                    if self.requests:
+                        self._choose(self.engine.step(self.next_tokens), 0)
+                        self.batcher.decode_steps += 1
+                except Exception as exc:  # noqa: BLE001 - every waiting request learns of it
+                    for request in self.requests + newcomers:
+                        request.emit(exc)
+                    self.requests, self.next_tokens = [], []
+                    self.engine.clear()
 
     def _admit(self) -> list[_Request] | None:
         """Requests that fit beside the running ones (waiting for one when none runs); None to stop."""

@@ -118,6 +118,24 @@ def _generated_ids(row: list[int], stop_ids: set[int]) -> tuple[list[int], bool]
     return row, False
 
 
+def inference(device_type: str, compute_dtype: str | None = None) -> contextlib.ExitStack:
+    """Gradients off and, with `compute_dtype` (e.g. "bfloat16"), the matmuls autocast to it.
+
+    An autocast runs under `torch.no_grad`, not `inference_mode`: only outside inference mode does autocast keep each
+    weight's bf16 copy for the whole region; inside it every weight is cast again at every decoding step, which made
+    bf16 generation 2x slower for the same tokens (`benchmarks/decode_step.py`).
+    """
+    import torch
+
+    stack = contextlib.ExitStack()
+    if compute_dtype:
+        stack.enter_context(torch.no_grad())
+        stack.enter_context(torch.autocast(device_type, dtype=getattr(torch, compute_dtype)))
+    else:
+        stack.enter_context(torch.inference_mode())
+    return stack
+
+
 def cache_argument(model: Any) -> str:
     """The name of the KV-cache argument of model.forward (`cache` since transformers 5.x, else past_key_values)."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
@@ -172,6 +190,8 @@ def generate(
     """
     import torch
 
+    from fcot.models.roomy_cache import roomy_cache
+
     stop = tuple(s for s in stop if s)
     encoded = [tokenizer(p).input_ids for p in prompts]  # special tokens as the tokenizer adds them in training
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
@@ -180,9 +200,8 @@ def generate(
     results: list[Generation | None] = [None] * len(prompts)
     total_new, started = 0, time.perf_counter()
     device = next(model.parameters()).device
-    autocast = contextlib.nullcontext()
-    if compute_dtype and getattr(torch, compute_dtype) != model.dtype:
-        autocast = torch.autocast(device.type, dtype=getattr(torch, compute_dtype))
+    if compute_dtype and getattr(torch, compute_dtype) == model.dtype:
+        compute_dtype = None  # the model computes in it already
     tokens_in_flight = max(KV_CACHE_BYTES // kv_bytes_per_token(model), 1)
     for batch in token_batches(order, [len(e) for e in encoded], batch_size, max_new_tokens, tokens_in_flight):
         side = "left" if model_type == "decoder" else "right"
@@ -191,7 +210,8 @@ def generate(
         prompt_len = inputs["input_ids"].shape[1] if model_type == "decoder" else 1  # enc-dec: the start token
         criteria = [_stop_criteria(tokenizer, stop, prompt_len)] if stop else []
         processors = [_CalculatorForcing(tokenizer, prompt_len, len(batch))] if calculator else []
-        with torch.inference_mode(), autocast:
+        cache = {cache_argument(model): roomy_cache(model.config)} if model_type == "decoder" else {}
+        with inference(device.type, compute_dtype):
             out = model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
@@ -202,6 +222,7 @@ def generate(
                 pad_token_id=tokenizer.pad_token_id,
                 stopping_criteria=criteria or None,
                 logits_processor=processors or None,
+                **cache,
             )
         new = out[:, prompt_len:]
         for i, row in zip(batch, new.tolist()):

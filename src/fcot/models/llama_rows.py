@@ -8,6 +8,7 @@ One `llama_decode` call runs the newcomers' prompts, another the running rows' n
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import weakref
 from typing import Any
@@ -46,6 +47,9 @@ class LlamaRows:
         self.rows: list[tuple[int, int]] = []  # each row's sequence id and the position of its next token
         self.free = list(range(max_batch - 1, -1, -1))  # sequence ids not in use
         self._rng = np.random.default_rng()
+
+    def session(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
 
     def encode(self, prompt: str) -> list[int]:
         return self.gen.encode(prompt)

@@ -1,9 +1,10 @@
 """A torch causal LM's rows for continuous batching (`fcot.models.continuous`).
 
 The running sequences' key/value cache is left-padded to a common length, with an attention mask that hides the
-padding; it holds at most `max_batch` rows and `cache_bytes` of cache (`KV_CACHE_BYTES`, as batched generation).
-Newcomers are prefilled together, their cache padded and appended to the batch's; dropped rows leave the cache, and
-columns no row attends to any more are cut off.
+padding, and room for the next steps to be written in place (`fcot.models.roomy_cache`); it holds at most
+`max_batch` rows and `cache_bytes` of cache (`KV_CACHE_BYTES`, as batched generation). Newcomers are prefilled
+together, their cache padded and appended to the batch's; dropped rows leave the cache, and columns no row attends to
+any more are cut off.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import contextlib
 import inspect
 from typing import Any
 
-from fcot.models.generate import KV_CACHE_BYTES, cache_argument, kv_bytes_per_token, stop_token_ids
+from fcot.models.generate import (KV_CACHE_BYTES, cache_argument, inference, kv_bytes_per_token,
+                                  stop_token_ids)
+from fcot.models.roomy_cache import ROOM, roomy_cache
 
 
 class TorchRows:
@@ -26,12 +29,16 @@ class TorchRows:
         self.ends = stop_token_ids(generator.model, generator.tokenizer)
         self.device = next(generator.model.parameters()).device
         self.tokens_in_flight = max(cache_bytes // kv_bytes_per_token(generator.model), 1)
-        self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if generator.precision == "bf16"
-                         else contextlib.nullcontext())
+        self.compute_dtype = generator.compute_dtype
         forward = inspect.signature(generator.model.forward).parameters
         self.last_only = {"logits_to_keep": 1} if "logits_to_keep" in forward else {}  # no head over prompts
         self.cache: Any = None
         self.mask = torch.zeros(0, 0, dtype=torch.long, device=self.device)
+
+    def session(self) -> contextlib.AbstractContextManager:
+        """The decoding loop's context: under bf16 one autocast region, so each weight is cast once (not at every
+        step); the cast copies stay in memory while the loop runs."""
+        return inference(self.device.type, self.compute_dtype)
 
     def encode(self, prompt: str) -> list[int]:
         return self.gen.tokenizer(prompt).input_ids
@@ -43,16 +50,16 @@ class TorchRows:
         return self.gen._encode(text)
 
     def fits(self, spans: list[int]) -> bool:
-        """At most `max_batch` rows, whose cache — each padded to the longest — stays within the budget."""
-        return len(spans) <= self.max_batch and len(spans) * max(spans) <= self.tokens_in_flight
+        """At most `max_batch` rows, whose cache — each padded to the longest, with its room — stays within the
+        budget."""
+        return len(spans) <= self.max_batch and len(spans) * (max(spans) + ROOM) <= self.tokens_in_flight
 
     def prefill(self, prompts: list[list[int]]) -> Any:
         import torch
-        from transformers import DynamicCache
 
         padded = self.gen.tokenizer.pad({"input_ids": prompts}, padding_side="left", return_tensors="pt")
         ids, mask = padded["input_ids"].to(self.device), padded["attention_mask"].to(self.device)
-        cache = DynamicCache(config=self.gen.model.config)
+        cache = roomy_cache(self.gen.model.config)
         logits = self._forward(ids, mask, (mask.cumsum(-1) - 1).clamp(min=0), cache)
         if self.cache is None:
             self.cache, self.mask = cache, mask
@@ -101,10 +108,8 @@ class TorchRows:
         return int(torch.multinomial(probs, 1))
 
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
-        import torch
-
         model = self.gen.model
-        with self.gen._lock, torch.inference_mode(), self.autocast:
+        with self.gen._lock, inference(self.device.type, self.compute_dtype):
             out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                         **{cache_argument(model): cache}, **self.last_only)
         return out.logits[:, -1, :].float()
