@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["teacher_concurrency", "train_throughput", "student_train", "generate_throughput", "decode_step", "serve_load",
-              "export_speed"]  # export_speed needs the demo student: `make demo` first
+BENCHMARKS = ["teacher_concurrency", "train_throughput", "student_train", "generate_throughput", "decode_step",
+              "serve_load", "export_speed"]  # export_speed needs the demo student: `make demo` first
 
 
 def main(names: list[str]) -> int:

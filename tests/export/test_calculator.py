@@ -9,6 +9,7 @@ from tiny_lm import overfit
 
 from fcot.models import GenParams, open_student, read_run_info, save_tiny_model
 from fcot.models.calculator import calculation
+from fcot.models.continuous import ContinuousBatcher
 
 PROMPT = "Tom has 3 apples and buys 5 more. How many apples does he have? ###"
 WRONG = " 3 + 5 = 7 apples. --> 7 END"  # what the tiny model learns to say: the plan right, the sum wrong
@@ -53,8 +54,8 @@ def test_every_backend_writes_the_sum_and_goes_on(adder, exports):
     assert torch_student.complete([PROMPT], plain)[0].text.startswith(" 3 + 5 = 7")  # the model alone gets it wrong
     batched = [g.text for g in torch_student.complete([PROMPT, PROMPT], calc, batch_size=2)]
     assert batched[0] == batched[1] and batched[0].startswith(" 3 + 5 = 8")  # written for it; the model goes on
-    streamed = list(torch_student.stream(PROMPT, calc))[-1][0].text
-    assert streamed == batched[0]
+    continuous = ContinuousBatcher(torch_student.batch_rows(2)).complete([PROMPT], calc)  # fcot serve's path
+    assert continuous[0][0].text == batched[0]
     for fmt, path in exports.items():
         assert read_run_info(path).calculator, fmt  # the export answers with the calculator without being told
         edge = open_student(path, threads=1)

@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator
 
 from fcot.errors import ContextTooLong, EmptyPrompt, ModelError
-from fcot.models.calculator import Calculator
 from fcot.models.edge import EdgeGenerator, export_info, load_edge
 from fcot.models.generate import Generation
 from fcot.models.generate import generate as generate_batch
-from fcot.models.generate import cache_argument, inference, stop_token_ids
-from fcot.models.streaming import StreamRow, advance
+from fcot.models.streaming import StreamRow
 
 
 COMPLETION_TOKENS = 16  # a completion request's default length, as in the OpenAI API
@@ -196,46 +194,8 @@ class Generator(Completions):
         return TorchRows(self, max_batch)
 
     def stream(self, prompt: str, params: GenParams) -> Iterator[list[StreamRow]]:
-        """Each step takes the model lock on its own, so streams interleave with batches; stop iterating to stop."""
-        import torch
-        from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopPLogitsWarper
-
-        if self.model_type != "decoder":
-            raise ModelError(f"{self.name}: an encoder-decoder model answers whole batches; streaming needs a causal LM")
-        self.check_length(prompt, params.max_tokens)
-        sampling = params.temperature > 0
-        warp = LogitsProcessorList([TemperatureLogitsWarper(params.temperature), TopPLogitsWarper(params.top_p)]
-                                   ) if sampling else None
-        ends = stop_token_ids(self.model, self.tokenizer)
-        device = next(self.model.parameters()).device
-        ids = torch.tensor([self.tokenizer(prompt).input_ids] * (params.n if sampling else 1), device=device)
-        tokens: list[list[int]] = [[] for _ in range(len(ids))]
-        rows = [StreamRow("", None, 0)] * len(ids)
-        calculators = [Calculator(self._decode, self._encode) if params.calculator else None for _ in range(len(ids))]
-        cache = {cache_argument(self.model): DynamicCache(config=self.model.config)}  # grows in place
-        for step in range(params.max_tokens):
-            with self._lock, inference(device.type, self.compute_dtype):
-                out = self.model(input_ids=ids, use_cache=True, **cache)
-                logits = out.logits[:, -1, :].float()
-                ids = (torch.multinomial(torch.softmax(warp(ids, logits), dim=-1), 1) if sampling
-                       else logits.argmax(dim=-1, keepdim=True))
-                for i, calculator in enumerate(calculators):
-                    forced = calculator and calculator.forced(tokens[i])
-                    if forced is not None:
-                        ids[i, 0] = forced
-            for i, token in enumerate(ids[:, 0].tolist()):
-                if rows[i].finish_reason is None:
-                    last = step == params.max_tokens - 1
-                    rows[i] = advance(self._decode, tokens[i], token, ends, params.stop, last)
-            yield list(rows)
-            if all(row.finish_reason for row in rows):
-                return
-
-    def _decode(self, tokens: list[int]) -> str:
-        return self.tokenizer.decode(tokens, skip_special_tokens=True)
-
-    def _encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False).input_ids
+        """A causal LM streams through continuous batching (`batch_rows`); an encoder-decoder cannot."""
+        raise ModelError(f"{self.name}: an encoder-decoder model answers whole batches; streaming needs a causal LM")
 
 
 class EdgeCompletions(Completions):

@@ -44,10 +44,10 @@ class TorchRows:
         return self.gen.tokenizer(prompt).input_ids
 
     def decode(self, tokens: list[int]) -> str:
-        return self.gen._decode(tokens)
+        return self.gen.tokenizer.decode(tokens, skip_special_tokens=True)
 
     def encode_text(self, text: str) -> list[int]:
-        return self.gen._encode(text)
+        return self.gen.tokenizer(text, add_special_tokens=False).input_ids
 
     def fits(self, spans: list[int]) -> bool:
         """At most `max_batch` rows, whose cache — each padded to the longest, with its room — stays within the
