@@ -3,13 +3,14 @@ transformers' defaults, on both generation paths.
 
     python benchmarks/decode_step.py [--precision auto|fp32|bf16] [--rounds 2] [--threads 1]
 
-Paths: batched `generate` (what `fcot eval` runs: 32 MultiArith prompts, 64 new tokens, no stop phrase) and the
+Paths: batched `generate` (what `fcot eval` runs: 32 MultiArith prompts, 64 new tokens, no stop phrase), the same
+on a LoRA-wrapped student whose base weights are frozen (what validation during `fcot train` runs), and the
 continuous batcher (what `fcot serve` runs: 64 coin-flip prompts, 24 new tokens, up to 32 rows). Variants, each
-swapped in for the whole process so both paths see it:
+swapped in for the whole process so every path sees it:
   transformers   DynamicCache (every step `torch.cat`s each layer's cache) and `torch.inference_mode` (inside it
                  autocast casts every weight to bf16 again at every step)
   inplace_cache  fcot.models.roomy_cache only
-  weight_cache   `torch.no_grad` only (autocast keeps each weight's bf16 copy for the region)
+  weight_cache   `torch.no_grad` only (autocast keeps each weight's bf16 copy for the region, frozen ones too)
   fcot           both, as fcot runs
 Rounds alternate the variants; each keeps its best round. Every variant must give the same tokens as fcot.
 Real SmolLM2-135M-Instruct. Writes benchmarks/results/decode_step.json.
@@ -26,6 +27,7 @@ from pathlib import Path
 import common  # benchmarks/common.py, beside this script
 
 import torch
+from peft import LoraConfig, get_peft_model
 from transformers import DynamicCache
 
 from fcot.formats import write_json
@@ -43,7 +45,7 @@ VARIANTS = ("transformers", "inplace_cache", "weight_cache", "fcot")
 FCOT = {"inference": generate_module.inference, "cache": roomy_module.roomy_cache}
 
 
-def inference_mode(device_type: str, compute_dtype: str | None = None) -> contextlib.ExitStack:
+def inference_mode(device_type: str, compute_dtype: str | None = None, model: object = None) -> contextlib.ExitStack:
     """The context fcot generated in before: inference mode, and the autocast."""
     stack = contextlib.ExitStack()
     stack.enter_context(torch.inference_mode())
@@ -72,6 +74,13 @@ def run_generate(student: Generator, batch: list[str]) -> tuple[float, list]:
     return time.perf_counter() - start, [(g.text, g.new_tokens) for g in out]
 
 
+def run_lora(student: Generator, batch: list[str]) -> tuple[float, list]:
+    start = time.perf_counter()
+    out, _ = generate_module.generate(student.model, student.tokenizer, batch, max_new_tokens=64,
+                                      batch_size=len(batch), compute_dtype=student.compute_dtype)
+    return time.perf_counter() - start, [(g.text, g.new_tokens) for g in out]
+
+
 def run_batcher(student: Generator, batch: list[str]) -> tuple[float, list]:
     batcher = ContinuousBatcher(student.batch_rows(32))
     start = time.perf_counter()
@@ -89,15 +98,19 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     loaded = load_model(DEFAULT_STUDENT, device="cpu")
     student = Generator(loaded.model, loaded.tokenizer, DEFAULT_STUDENT, args.precision)
-    paths = {"generate": (run_generate, prompts("multiarith", "zs", 32)),
-             "continuous_batcher": (run_batcher, prompts("coin_flip", "zs", 64))}
+    base = load_model(DEFAULT_STUDENT, device="cpu")
+    lora = Generator(get_peft_model(base.model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear")),
+                     base.tokenizer, DEFAULT_STUDENT, args.precision)
+    paths = {"generate": (run_generate, student, prompts("multiarith", "zs", 32)),
+             "lora_validation": (run_lora, lora, prompts("multiarith", "zs", 32)),
+             "continuous_batcher": (run_batcher, student, prompts("coin_flip", "zs", 64))}
     best: dict = {path: {} for path in paths}
     tokens: dict = {path: {} for path in paths}
     for round_ in range(args.rounds):
         for variant in VARIANTS:
             use(variant)
-            for path, (run, batch) in paths.items():
-                seconds, out = run(student, batch)
+            for path, (run, model, batch) in paths.items():
+                seconds, out = run(model, batch)
                 tokens[path][variant] = out
                 best[path][variant] = min(best[path].get(variant, seconds), seconds)
                 print(f"round {round_ + 1} {path:18} {variant:13} {seconds:6.1f} s", flush=True)
@@ -106,7 +119,7 @@ def main() -> None:
     for path in paths:
         new_tokens = sum(n for _, n in tokens[path]["fcot"])
         results[path] = {
-            "prompts": len(paths[path][1]), "new_tokens": new_tokens,
+            "prompts": len(paths[path][2]), "new_tokens": new_tokens,
             "tokens_per_s": {v: round(new_tokens / s, 1) for v, s in best[path].items()},
             "speedup_vs_transformers": {v: round(best[path]["transformers"] / s, 2) for v, s in best[path].items()},
             "same_tokens_as_fcot": {v: tokens[path][v] == tokens[path]["fcot"] for v in VARIANTS},

@@ -115,6 +115,24 @@ def test_bf16_generation_with_bf16_weights_or_bf16_matmuls(decoder, tmp_path):
     assert decoder.model.dtype == torch.float32 and stats.new_tokens > 0  # autocast leaves the weights alone
 
 
+def test_bf16_matmuls_cast_each_weight_once_and_frozen_weights_stay_frozen(tmp_path):
+    model = load_model(save_tiny_model(tmp_path / "tiny", "decoder")).model
+    frozen = [name for name, p in model.named_parameters() if "mlp" in name]  # as a LoRA base is while it trains
+    for name, param in model.named_parameters():
+        param.requires_grad_(name not in frozen)
+
+    def casts(context) -> int:
+        with context, torch.profiler.profile() as prof:
+            for _ in range(3):
+                model(input_ids=torch.tensor([[5, 6, 7]]))
+        return sum(e.count for e in prof.key_averages() if e.key == "aten::_to_copy")
+
+    every_pass = casts(generation.inference("cpu", "bfloat16"))  # frozen weights are cast again at every pass
+    mlp_linears = sum(isinstance(m, torch.nn.Linear) for name, m in model.named_modules() if "mlp" in name)
+    assert casts(generation.inference("cpu", "bfloat16", model)) == every_pass - 2 * mlp_linears > 0
+    assert [name for name, p in model.named_parameters() if not p.requires_grad] == frozen
+
+
 def test_evaluate_model_writes_paper_file_scores_and_resumes(student, shared_data, tmp_path):
     options = EvalOptions(limit=3, out_root=tmp_path, finetune_key="tiny_run", base_model="tiny", batch_size=2,
                           max_new_tokens=4, data_dir=shared_data)

@@ -38,7 +38,7 @@ class TorchRows:
     def session(self) -> contextlib.AbstractContextManager:
         """The decoding loop's context: under bf16 one autocast region, so each weight is cast once (not at every
         step); the cast copies stay in memory while the loop runs."""
-        return inference(self.device.type, self.compute_dtype)
+        return inference(self.device.type, self.compute_dtype, self.gen.model)
 
     def encode(self, prompt: str) -> list[int]:
         return self.gen.tokenizer(prompt).input_ids
@@ -109,7 +109,7 @@ class TorchRows:
 
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
         model = self.gen.model
-        with self.gen._lock, inference(self.device.type, self.compute_dtype):
+        with self.gen._lock, inference(self.device.type, self.compute_dtype, model):
             out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                         **{cache_argument(model): cache}, **self.last_only)
         return out.logits[:, -1, :].float()
