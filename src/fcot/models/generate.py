@@ -144,8 +144,10 @@ def inference(device_type: str, compute_dtype: str | None = None, model: Any = N
 
 
 def cache_argument(model: Any) -> str:
-    """The name of the KV-cache argument of model.forward (`cache` since transformers 5.x, else past_key_values)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    """The name of the KV-cache argument of model.forward (`cache` since transformers 5.x, else past_key_values); a
+    peft model is asked about the model it wraps."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 def kv_bytes_per_token(model: Any) -> int:
