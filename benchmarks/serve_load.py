@@ -9,7 +9,7 @@ up with one request, then runs the clients (official `openai` async client, gree
 test questions) for `--seconds`; requests still open at the end are dropped and counted as unfinished. Reports
 answers/s, generated tokens/s (from the responses' usage), p50/p95 latency, errors, and the server's peak RSS in
 the first vs the last 10 s. The baseline is this tree's server at `--max-batch 1`, or with `--baseline-src` the
-fcot of another source tree (e.g. `git worktree add /tmp/before <commit>`) at its default batch. A run folder as
+fcot of another source tree (e.g. `git worktree add fcot-out/before <commit>`) at its default batch. A run folder as
 MODEL is served task-aware (its trained question format). Writes benchmarks/results/serve_load.json.
 """
 

@@ -124,8 +124,8 @@ def inference(device_type: str, compute_dtype: str | None = None, model: Any = N
     An autocast runs under `torch.no_grad`, not `inference_mode`: autocast keeps a weight's bf16 copy for the whole
     region only outside inference mode, and only for weights that require grad; `model`'s frozen weights (a LoRA
     base being trained) are marked so for the region. Otherwise every weight is cast again at every decoding step,
-    which made bf16 generation 1.8x slower and validation during LoRA training 1.4x slower, for the same tokens
-    (`benchmarks/decode_step.py`).
+    which made bf16 generation 1.6x slower and validation during LoRA training 1.4x slower, for the same tokens
+    (`benchmarks/decode_step.py`, the weight cache alone).
     """
     import torch
 
@@ -138,7 +138,12 @@ def inference(device_type: str, compute_dtype: str | None = None, model: Any = N
     frozen = [p for p in params if not p.requires_grad and p.is_floating_point()]
     for param in frozen:
         param.requires_grad_(True)
-    stack.callback(lambda: [param.requires_grad_(False) for param in frozen])
+
+    def refreeze() -> None:
+        for param in frozen:
+            param.requires_grad_(False)
+
+    stack.callback(refreeze)
     stack.enter_context(torch.autocast(device_type, dtype=getattr(torch, compute_dtype)))
     return stack
 

@@ -109,7 +109,7 @@ class TorchRows:
 
     def _forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> Any:
         model = self.gen.model
-        with self.gen._lock, inference(self.device.type, self.compute_dtype, model):
+        with self.gen._lock, inference(self.device.type, self.compute_dtype):  # frozen weights: see session()
             out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                         **{cache_argument(model): cache}, **self.last_only)
         return out.logits[:, -1, :].float()
